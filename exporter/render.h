@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The renderer: Prometheus text of the CircleCI series. Each project keeps
+ * a fragment, its samples grouped by family, in text and as independently
+ * deflated pieces; a snapshot is assembled from the fragments with memcpy,
+ * so that re-rendering after one project's refresh costs in proportion to
+ * that project. The CircleCI families are all gauges, so the same bytes
+ * serve the 0.0.4 text format and OpenMetrics.
+ */
+#ifndef CIE_RENDER_H
+#define CIE_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "parse.h"
+
+/* The families of the snapshot, in output order. */
+enum cie_family {
+	CIE_FAM_WF_RUNS,
+	CIE_FAM_WF_SUCCESSFUL_RUNS,
+	CIE_FAM_WF_FAILED_RUNS,
+	CIE_FAM_WF_SUCCESS_RATIO,
+	CIE_FAM_WF_THROUGHPUT,
+	CIE_FAM_WF_MTTR,
+	CIE_FAM_WF_RECOVERIES,
+	CIE_FAM_WF_DURATION_FIRST,
+	CIE_FAM_WF_DURATION_LAST = CIE_FAM_WF_DURATION_FIRST + CIE_DUR_COUNT - 1,
+	CIE_FAM_WF_CREDITS,
+	CIE_FAM_WF_WINDOW_START,
+	CIE_FAM_WF_WINDOW_END,
+	CIE_FAM_JOB_RUNS,
+	CIE_FAM_JOB_SUCCESSFUL_RUNS,
+	CIE_FAM_JOB_FAILED_RUNS,
+	CIE_FAM_JOB_SUCCESS_RATIO,
+	CIE_FAM_JOB_THROUGHPUT,
+	CIE_FAM_JOB_DURATION_FIRST,
+	CIE_FAM_JOB_DURATION_LAST = CIE_FAM_JOB_DURATION_FIRST + CIE_DUR_COUNT - 1,
+	CIE_FAM_JOB_CREDITS,
+	CIE_FAM_JOB_WINDOW_START,
+	CIE_FAM_JOB_WINDOW_END,
+	CIE_FAM_LAST_RUN_STATUS,
+	CIE_FAM_LAST_RUN_DURATION,
+	CIE_FAM_LAST_RUN_CREDITS,
+	CIE_FAM_LAST_RUN_TIMESTAMP,
+	CIE_FAM_PROJECT_INFO,
+	CIE_FAM_PROJECT_UP,
+	CIE_FAM_LAST_REFRESH,
+	CIE_FAM_REFRESH_DURATION,
+	CIE_FAM_NEXT_REFRESH,
+	CIE_FAM_COUNT,
+};
+
+/* A deflated piece: raw deflate ending in a full flush, so pieces concatenate. */
+struct cie_piece_list {
+	struct cie_buf data;              /* all pieces back to back */
+	size_t offset[CIE_FAM_COUNT + 1]; /* piece f is [offset[f], offset[f+1]) */
+	uint32_t crc[CIE_FAM_COUNT];      /* CRC-32 of the text of piece f */
+};
+
+/* One project's rendered families. */
+struct cie_fragment {
+	struct cie_buf text;
+	size_t offset[CIE_FAM_COUNT + 1]; /* family f is [offset[f], offset[f+1]) */
+	struct cie_piece_list gz;
+	size_t series;
+};
+
+struct cie_project_data;
+
+/* Release a fragment's buffers. */
+void cie_fragment_cleanup(struct cie_fragment *f);
+
+/*
+ * Render the project's families into its fragment, in text and deflated
+ * with stream (raw deflate, reset before each piece). Returns false when
+ * out of memory; the old fragment is then kept.
+ */
+bool cie_render_project(struct cie_project_data *p, z_stream *stream);
+
+/*
+ * Write the shortest decimal text that reads back as v ("0.5975609756097561",
+ * "3489", "NaN", "+Inf") into out (at least 32 bytes).
+ */
+void cie_format_double(double v, char *out, size_t size);
+
+/* Write a cie_num: integers exactly, reals as cie_format_double(). */
+void cie_format_num(const struct cie_num *n, char *out, size_t size);
+
+/* Append a label value escaped for the text formats (\\, \", \n). */
+bool cie_render_escape_label(struct cie_buf *b, const char *value);
+
+/*
+ * Set up a deflate stream for pieces (raw deflate, the level chosen for
+ * speed). Returns false on failure.
+ */
+bool cie_render_stream_init(z_stream *stream);
+
+/*
+ * Deflate text as one piece into out (appending) and return its CRC-32 in
+ * *crc. finish ends the deflate stream (the last piece of an answer);
+ * otherwise the piece ends on a full flush.
+ */
+bool cie_render_deflate_piece(z_stream *stream, const void *text, size_t len,
+			      bool finish, struct cie_buf *out, uint32_t *crc);
+
+/* HELP and TYPE of a family, as text, e.g. "# HELP ...\n# TYPE ...\n". */
+const char *cie_render_family_header(enum cie_family f);
+
+#endif
