@@ -50,11 +50,22 @@ struct raw_settings {
 	unsigned branches_count;
 	char *jobs;
 	char *last_runs;
+	char *flaky_tests;
+	char *trends;
+	char *test_metrics;
 	struct raw_filter *workflows;
 };
 
 struct raw_project {
 	char *slug;
+	struct raw_settings s;
+};
+
+struct raw_org {
+	char *slug;
+	char *discover_projects;
+	char *include;
+	char *exclude;
 	struct raw_settings s;
 };
 
@@ -75,17 +86,49 @@ struct raw_circleci {
 	struct raw_rate_limit *rate_limit;
 };
 
+struct raw_tls {
+	char *cert_file;
+	char *key_file;
+};
+
+struct raw_basic_auth {
+	char *username;
+	char *password_file;
+};
+
 struct raw_server {
 	char *listen_address;
 	char *metrics_path;
+	char *max_connections;
+	char *max_connections_per_ip;
+	char *idle_timeout;
+	char *max_request_bytes;
+	struct raw_tls *tls;
+	struct raw_basic_auth *basic_auth;
+};
+
+struct raw_limits {
+	char *max_series_per_project;
+	char *max_series_per_org;
+	char *max_flaky_tests_per_project;
+	char *max_branches_per_project;
+};
+
+struct raw_sharding {
+	char *total;
+	char *index;
 };
 
 struct raw_config {
 	struct raw_circleci *circleci;
 	struct raw_server *server;
+	struct raw_limits *limits;
+	struct raw_sharding *sharding;
 	struct raw_settings *defaults;
 	struct raw_project *projects;
 	unsigned projects_count;
+	struct raw_org *organizations;
+	unsigned organizations_count;
 };
 
 /* Schema. */
@@ -114,6 +157,9 @@ static const cyaml_schema_field_t filter_fields[] = {
 			     prefix branches, &string_entry, 0, CYAML_UNLIMITED), \
 	OPT_STRING("jobs", type, prefix jobs), \
 	OPT_STRING("last_runs", type, prefix last_runs), \
+	OPT_STRING("flaky_tests", type, prefix flaky_tests), \
+	OPT_STRING("trends", type, prefix trends), \
+	OPT_STRING("test_metrics", type, prefix test_metrics), \
 	CYAML_FIELD_MAPPING_PTR("workflows", \
 				CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, type, \
 				prefix workflows, filter_fields)
@@ -133,6 +179,20 @@ static const cyaml_schema_field_t project_fields[] = {
 static const cyaml_schema_value_t project_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_project,
 			    project_fields),
+};
+
+static const cyaml_schema_field_t org_fields[] = {
+	CYAML_FIELD_STRING_PTR("slug", CYAML_FLAG_POINTER, struct raw_org,
+			       slug, 0, CYAML_UNLIMITED),
+	OPT_STRING("discover_projects", struct raw_org, discover_projects),
+	OPT_STRING("include", struct raw_org, include),
+	OPT_STRING("exclude", struct raw_org, exclude),
+	SETTINGS_FIELDS(struct raw_org, s.),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t org_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_org, org_fields),
 };
 
 static const cyaml_schema_field_t rate_limit_fields[] = {
@@ -159,9 +219,48 @@ static const cyaml_schema_field_t circleci_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_schema_field_t tls_fields[] = {
+	OPT_STRING("cert_file", struct raw_tls, cert_file),
+	OPT_STRING("key_file", struct raw_tls, key_file),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t basic_auth_fields[] = {
+	OPT_STRING("username", struct raw_basic_auth, username),
+	OPT_STRING("password_file", struct raw_basic_auth, password_file),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t server_fields[] = {
 	OPT_STRING("listen_address", struct raw_server, listen_address),
 	OPT_STRING("metrics_path", struct raw_server, metrics_path),
+	OPT_STRING("max_connections", struct raw_server, max_connections),
+	OPT_STRING("max_connections_per_ip", struct raw_server,
+		   max_connections_per_ip),
+	OPT_STRING("idle_timeout", struct raw_server, idle_timeout),
+	OPT_STRING("max_request_bytes", struct raw_server, max_request_bytes),
+	CYAML_FIELD_MAPPING_PTR("tls", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_server, tls, tls_fields),
+	CYAML_FIELD_MAPPING_PTR("basic_auth",
+				CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_server, basic_auth, basic_auth_fields),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t limits_fields[] = {
+	OPT_STRING("max_series_per_project", struct raw_limits,
+		   max_series_per_project),
+	OPT_STRING("max_series_per_org", struct raw_limits, max_series_per_org),
+	OPT_STRING("max_flaky_tests_per_project", struct raw_limits,
+		   max_flaky_tests_per_project),
+	OPT_STRING("max_branches_per_project", struct raw_limits,
+		   max_branches_per_project),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t sharding_fields[] = {
+	OPT_STRING("total", struct raw_sharding, total),
+	OPT_STRING("index", struct raw_sharding, index),
 	CYAML_FIELD_END
 };
 
@@ -172,12 +271,22 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("server",
 				CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct raw_config, server, server_fields),
+	CYAML_FIELD_MAPPING_PTR("limits",
+				CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_config, limits, limits_fields),
+	CYAML_FIELD_MAPPING_PTR("sharding",
+				CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_config, sharding, sharding_fields),
 	CYAML_FIELD_MAPPING_PTR("defaults",
 				CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct raw_config, defaults, settings_fields),
 	CYAML_FIELD_SEQUENCE("projects",
 			     CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 			     struct raw_config, projects, &project_entry, 0,
+			     CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("organizations",
+			     CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			     struct raw_config, organizations, &org_entry, 0,
 			     CYAML_UNLIMITED),
 	CYAML_FIELD_END
 };
@@ -205,6 +314,72 @@ static void collect_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt,
 	}
 	while (messages->len && messages->data[messages->len - 1] == ' ')
 		messages->data[--messages->len] = '\0';
+}
+
+/*
+ * Build the key path ("projects[1].windows") from libcyaml's backtrace,
+ * whose entries run from the innermost outwards; skip drops that many
+ * innermost mapping fields.
+ */
+static void backtrace_path(const char *text, int skip, char *out, size_t size)
+{
+	const char *entries[32];
+	int n = 0;
+	size_t len = 0;
+
+	for (const char *p = text; n < 32 && (p = strstr(p, "in ")) != NULL; p += 3) {
+		if (strncmp(p, "in mapping field '", 18) == 0 ||
+		    strncmp(p, "in sequence entry '", 19) == 0)
+			entries[n++] = p;
+	}
+	out[0] = '\0';
+	for (int i = n - 1; i >= 0; i--) {
+		bool field = entries[i][3] == 'm';
+		const char *name = strchr(entries[i], '\'') + 1;
+		int name_len = (int)(strchr(name, '\'') - name);
+
+		if (field && i < skip)
+			continue;
+		if (field)
+			len += (size_t)snprintf(out + len, size - len, "%s%.*s",
+						len ? "." : "", name_len, name);
+		else
+			len += (size_t)snprintf(out + len, size - len, "[%ld]",
+						strtol(name, NULL, 10) - 1);
+		if (len >= size)
+			return;
+	}
+}
+
+/* Turn libcyaml's error lines into one message that names the key. */
+static void describe_yaml_error(const char *messages, cyaml_err_t rc,
+				struct cie_error *err)
+{
+	char path[KEY_MAX * 2], where[64] = "";
+	const char *line = strstr(messages, "(line: ");
+	const char *problem = strstr(messages, "Load: ");
+	int l, c;
+
+	if (line && sscanf(line, "(line: %d, column: %d)", &l, &c) == 2)
+		snprintf(where, sizeof(where), " (line %d, column %d)", l, c);
+	problem = problem ? problem + 6 : messages;
+	if (strncmp(problem, "Unexpected key: ", 16) == 0) {
+		backtrace_path(messages, 0, path, sizeof(path));
+		cie_error_set(err, CIE_ERR_CONFIG,
+			      "%s%sunknown key \"%.*s\"%s; check its spelling and place against config/example.yml",
+			      path, *path ? ": " : "", (int)strcspn(problem + 16, ";"),
+			      problem + 16, where);
+	} else if (strncmp(problem, "Missing required mapping field: ", 32) == 0) {
+		backtrace_path(messages, 1, path, sizeof(path));
+		cie_error_set(err, CIE_ERR_CONFIG, "%s%smissing required key \"%.*s\"%s",
+			      path, *path ? ": " : "", (int)strcspn(problem + 32, ";"),
+			      problem + 32, where);
+	} else {
+		backtrace_path(messages, 0, path, sizeof(path));
+		cie_error_set(err, CIE_ERR_CONFIG, "%s%s%s: %.*s%s", path,
+			      *path ? ": " : "", cyaml_strerror(rc),
+			      (int)strcspn(problem, ";"), problem, where);
+	}
 }
 
 /* ${VAR} expansion, applied to every string of the raw tree. */
@@ -282,6 +457,9 @@ static enum cie_result expand_settings(struct raw_settings *s, const char *key,
 	EXPAND(s->interval, SUBKEY("interval"));
 	EXPAND(s->jobs, SUBKEY("jobs"));
 	EXPAND(s->last_runs, SUBKEY("last_runs"));
+	EXPAND(s->flaky_tests, SUBKEY("flaky_tests"));
+	EXPAND(s->trends, SUBKEY("trends"));
+	EXPAND(s->test_metrics, SUBKEY("test_metrics"));
 	if ((result = expand_list(s->windows, s->windows_count,
 				  SUBKEY("windows"), err)) != CIE_OK)
 		return result;
@@ -293,6 +471,31 @@ static enum cie_result expand_settings(struct raw_settings *s, const char *key,
 		EXPAND(s->workflows->exclude, SUBKEY("workflows.exclude"));
 	}
 #undef SUBKEY
+	return CIE_OK;
+}
+
+static enum cie_result expand_server(struct raw_server *srv,
+				     struct cie_error *err)
+{
+	enum cie_result result;
+
+	if (!srv)
+		return CIE_OK;
+	EXPAND(srv->listen_address, "server.listen_address");
+	EXPAND(srv->metrics_path, "server.metrics_path");
+	EXPAND(srv->max_connections, "server.max_connections");
+	EXPAND(srv->max_connections_per_ip, "server.max_connections_per_ip");
+	EXPAND(srv->idle_timeout, "server.idle_timeout");
+	EXPAND(srv->max_request_bytes, "server.max_request_bytes");
+	if (srv->tls) {
+		EXPAND(srv->tls->cert_file, "server.tls.cert_file");
+		EXPAND(srv->tls->key_file, "server.tls.key_file");
+	}
+	if (srv->basic_auth) {
+		EXPAND(srv->basic_auth->username, "server.basic_auth.username");
+		EXPAND(srv->basic_auth->password_file,
+		       "server.basic_auth.password_file");
+	}
 	return CIE_OK;
 }
 
@@ -317,9 +520,35 @@ static enum cie_result expand_raw(struct raw_config *raw, struct cie_error *err)
 			EXPAND(c->rate_limit->burst, "circleci.rate_limit.burst");
 		}
 	}
-	if (raw->server) {
-		EXPAND(raw->server->listen_address, "server.listen_address");
-		EXPAND(raw->server->metrics_path, "server.metrics_path");
+	if ((result = expand_server(raw->server, err)) != CIE_OK)
+		return result;
+	if (raw->limits) {
+		EXPAND(raw->limits->max_series_per_project,
+		       "limits.max_series_per_project");
+		EXPAND(raw->limits->max_series_per_org, "limits.max_series_per_org");
+		EXPAND(raw->limits->max_flaky_tests_per_project,
+		       "limits.max_flaky_tests_per_project");
+		EXPAND(raw->limits->max_branches_per_project,
+		       "limits.max_branches_per_project");
+	}
+	if (raw->sharding) {
+		EXPAND(raw->sharding->total, "sharding.total");
+		EXPAND(raw->sharding->index, "sharding.index");
+	}
+	for (unsigned i = 0; i < raw->organizations_count; i++) {
+		struct raw_org *o = &raw->organizations[i];
+
+		snprintf(key, sizeof(key), "organizations[%u].slug", i);
+		EXPAND(o->slug, key);
+		snprintf(key, sizeof(key), "organizations[%u].discover_projects", i);
+		EXPAND(o->discover_projects, key);
+		snprintf(key, sizeof(key), "organizations[%u].include", i);
+		EXPAND(o->include, key);
+		snprintf(key, sizeof(key), "organizations[%u].exclude", i);
+		EXPAND(o->exclude, key);
+		snprintf(key, sizeof(key), "organizations[%u]", i);
+		if ((result = expand_settings(&o->s, key, err)) != CIE_OK)
+			return result;
 	}
 	if (raw->defaults &&
 	    (result = expand_settings(raw->defaults, "defaults", err)) != CIE_OK)
@@ -468,6 +697,28 @@ bool cie_config_valid_slug(const char *slug, const char **why)
 	*why = "organization and repository names may contain letters, digits, '-', '_' and '.'";
 	return valid_name_part(a + 1, (size_t)(b - a - 1)) &&
 	       valid_name_part(b + 1, strlen(b + 1));
+}
+
+bool cie_config_valid_org_slug(const char *slug, const char **why)
+{
+	const char *a = strchr(slug, '/');
+	size_t vcs_len;
+
+	*why = "use VCS/ORG with VCS one of gh, github, bb, bitbucket, or circleci/ORG-ID";
+	if (!a || strchr(a + 1, '/'))
+		return false;
+	vcs_len = (size_t)(a - slug);
+	if (vcs_len == 8 && strncmp(slug, "circleci", 8) == 0) {
+		*why = "a circleci/ organization slug takes the organization ID, a UUID";
+		return valid_uuid(a + 1, strlen(a + 1));
+	}
+	if (!((vcs_len == 2 && (strncmp(slug, "gh", 2) == 0 ||
+				strncmp(slug, "bb", 2) == 0)) ||
+	      (vcs_len == 6 && strncmp(slug, "github", 6) == 0) ||
+	      (vcs_len == 9 && strncmp(slug, "bitbucket", 9) == 0)))
+		return false;
+	*why = "organization names may contain letters, digits, '-', '_' and '.'";
+	return valid_name_part(a + 1, strlen(a + 1));
 }
 
 bool cie_config_split_address(const char *addr, char *host, size_t host_size,
@@ -667,6 +918,9 @@ static enum cie_result build_settings(const struct raw_settings *r,
 	out->windows = base ? base->windows : 1u << CIE_WINDOW_7D;
 	out->jobs = base ? base->jobs : true;
 	out->last_runs = base ? base->last_runs : true;
+	out->flaky_tests = base ? base->flaky_tests : false;
+	out->trends = base ? base->trends : false;
+	out->test_metrics = base ? base->test_metrics : false;
 
 #define SUBKEY(name) (snprintf(path, sizeof(path), "%s.%s", key, name), path)
 	if (r->interval &&
@@ -683,6 +937,18 @@ static enum cie_result build_settings(const struct raw_settings *r,
 	if (r->last_runs &&
 	    (result = parse_bool(r->last_runs, SUBKEY("last_runs"),
 				 &out->last_runs, err)) != CIE_OK)
+		return result;
+	if (r->flaky_tests &&
+	    (result = parse_bool(r->flaky_tests, SUBKEY("flaky_tests"),
+				 &out->flaky_tests, err)) != CIE_OK)
+		return result;
+	if (r->trends &&
+	    (result = parse_bool(r->trends, SUBKEY("trends"), &out->trends,
+				 err)) != CIE_OK)
+		return result;
+	if (r->test_metrics &&
+	    (result = parse_bool(r->test_metrics, SUBKEY("test_metrics"),
+				 &out->test_metrics, err)) != CIE_OK)
 		return result;
 	if (r->branches)
 		result = parse_branches(r->branches, r->branches_count,
@@ -851,6 +1117,246 @@ static enum cie_result build_circleci(const struct raw_circleci *c,
 	return CIE_OK;
 }
 
+static enum cie_result check_readable(const char *path, const char *key,
+				      struct cie_error *err)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "%s: cannot open \"%s\": %s", key, path,
+				     strerror(errno));
+	fclose(f);
+	return CIE_OK;
+}
+
+static enum cie_result build_tls(const struct raw_tls *t, struct cie_config *cfg,
+				 struct cie_error *err)
+{
+	enum cie_result result;
+
+	if (!t)
+		return CIE_OK;
+	if (!t->cert_file || !t->key_file)
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "server.tls: set both cert_file and key_file, or remove server.tls");
+	if ((result = check_readable(t->cert_file, "server.tls.cert_file", err)) != CIE_OK ||
+	    (result = check_readable(t->key_file, "server.tls.key_file", err)) != CIE_OK)
+		return result;
+	cfg->server.tls_cert_file = strdup(t->cert_file);
+	cfg->server.tls_key_file = strdup(t->key_file);
+	if (!cfg->server.tls_cert_file || !cfg->server.tls_key_file)
+		return cie_error_set(err, CIE_ERR_NOMEM, "tls");
+	return CIE_OK;
+}
+
+/* Read the bcrypt hash of the basic-auth password file. */
+static enum cie_result read_password_hash(const char *path, char **out,
+					  struct cie_error *err)
+{
+	char line[256];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "server.basic_auth.password_file: cannot open \"%s\": %s",
+				     path, strerror(errno));
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	n = strlen(line);
+	while (n > 0 && isspace((unsigned char)line[n - 1]))
+		line[--n] = '\0';
+	if (n < 59 || line[0] != '$' || line[1] != '2' ||
+	    (line[2] != 'a' && line[2] != 'b' && line[2] != 'y') || line[3] != '$')
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "server.basic_auth.password_file: \"%s\" does not hold a bcrypt hash; create one with htpasswd -nbBC 10 USER PASSWORD and keep the part after the colon",
+				     path);
+	*out = strdup(line);
+	return *out ? CIE_OK : cie_error_set(err, CIE_ERR_NOMEM, "password");
+}
+
+static enum cie_result build_basic_auth(const struct raw_basic_auth *a,
+					struct cie_config *cfg,
+					struct cie_error *err)
+{
+	if (!a)
+		return CIE_OK;
+	if (!a->username || !a->password_file || !*a->username)
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "server.basic_auth: set both username and password_file, or remove server.basic_auth");
+	if (strchr(a->username, ':'))
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "server.basic_auth.username: \"%s\" contains ':', which basic auth cannot carry",
+				     a->username);
+	cfg->server.basic_auth_username = strdup(a->username);
+	cfg->server.basic_auth_password_file = strdup(a->password_file);
+	if (!cfg->server.basic_auth_username || !cfg->server.basic_auth_password_file)
+		return cie_error_set(err, CIE_ERR_NOMEM, "basic_auth");
+	return read_password_hash(a->password_file, &cfg->server.basic_auth_hash,
+				  err);
+}
+
+static enum cie_result build_server_limits(const struct raw_server *s,
+					   struct cie_config *cfg,
+					   struct cie_error *err)
+{
+	unsigned long long bytes;
+	enum cie_result result;
+
+	cfg->server.max_connections = 256;
+	cfg->server.max_connections_per_ip = 32;
+	cfg->server.idle_timeout = 60;
+	cfg->server.max_request_bytes = 32 * 1024;
+	if (!s)
+		return CIE_OK;
+	if (s->max_connections &&
+	    (result = parse_unsigned(s->max_connections, "server.max_connections",
+				     1, 100000, &cfg->server.max_connections,
+				     err)) != CIE_OK)
+		return result;
+	if (s->max_connections_per_ip &&
+	    (result = parse_unsigned(s->max_connections_per_ip,
+				     "server.max_connections_per_ip", 1, 100000,
+				     &cfg->server.max_connections_per_ip,
+				     err)) != CIE_OK)
+		return result;
+	if (s->idle_timeout &&
+	    (result = parse_duration(s->idle_timeout, "server.idle_timeout", 1,
+				     3600, &cfg->server.idle_timeout, err)) != CIE_OK)
+		return result;
+	if (s->max_request_bytes) {
+		result = parse_uint(s->max_request_bytes, "server.max_request_bytes",
+				    4096, 1 << 20, &bytes, err);
+		if (result != CIE_OK)
+			return result;
+		cfg->server.max_request_bytes = (size_t)bytes;
+	}
+	if ((result = build_tls(s->tls, cfg, err)) != CIE_OK)
+		return result;
+	return build_basic_auth(s->basic_auth, cfg, err);
+}
+
+static enum cie_result build_limits(const struct raw_limits *l,
+				    struct cie_config *cfg,
+				    struct cie_error *err)
+{
+	enum cie_result result = CIE_OK;
+
+	cfg->limits.max_series_per_project = 100000;
+	cfg->limits.max_series_per_org = 1000000;
+	cfg->limits.max_flaky_tests_per_project = 100;
+	cfg->limits.max_branches_per_project = 50;
+	if (!l)
+		return CIE_OK;
+	if (l->max_series_per_project)
+		result = parse_unsigned(l->max_series_per_project,
+					"limits.max_series_per_project", 1,
+					100000000, &cfg->limits.max_series_per_project,
+					err);
+	if (result == CIE_OK && l->max_series_per_org)
+		result = parse_unsigned(l->max_series_per_org,
+					"limits.max_series_per_org", 1, 100000000,
+					&cfg->limits.max_series_per_org, err);
+	if (result == CIE_OK && l->max_flaky_tests_per_project)
+		result = parse_unsigned(l->max_flaky_tests_per_project,
+					"limits.max_flaky_tests_per_project", 0,
+					100000, &cfg->limits.max_flaky_tests_per_project,
+					err);
+	if (result == CIE_OK && l->max_branches_per_project)
+		result = parse_unsigned(l->max_branches_per_project,
+					"limits.max_branches_per_project", 1, 10000,
+					&cfg->limits.max_branches_per_project, err);
+	return result;
+}
+
+static enum cie_result build_sharding(const struct raw_sharding *sh,
+				      struct cie_config *cfg,
+				      struct cie_error *err)
+{
+	enum cie_result result;
+
+	cfg->sharding.total = 1;
+	cfg->sharding.index = 0;
+	if (!sh)
+		return CIE_OK;
+	if (sh->total &&
+	    (result = parse_unsigned(sh->total, "sharding.total", 1, 1024,
+				     &cfg->sharding.total, err)) != CIE_OK)
+		return result;
+	if (sh->index &&
+	    (result = parse_unsigned(sh->index, "sharding.index", 0, 1023,
+				     &cfg->sharding.index, err)) != CIE_OK)
+		return result;
+	if (cfg->sharding.index >= cfg->sharding.total)
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "sharding.index: %u is not below sharding.total %u; use 0 to %u",
+				     cfg->sharding.index, cfg->sharding.total,
+				     cfg->sharding.total - 1);
+	return CIE_OK;
+}
+
+static enum cie_result build_org(const struct raw_org *ro, unsigned i,
+				 const struct cie_poll_settings *defaults,
+				 struct cie_org_config *o, struct cie_error *err)
+{
+	char key[KEY_MAX];
+	const char *why;
+	enum cie_result result;
+
+	snprintf(key, sizeof(key), "organizations[%u]", i);
+	if (!cie_config_valid_org_slug(ro->slug, &why))
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "%s.slug: invalid organization slug \"%s\"; %s",
+				     key, ro->slug, why);
+	o->slug = strdup(ro->slug);
+	if (!o->slug)
+		return cie_error_set(err, CIE_ERR_NOMEM, "%s", key);
+	result = build_settings(&ro->s, defaults, key, &o->poll, err);
+	if (result == CIE_OK && ro->discover_projects) {
+		snprintf(key, sizeof(key), "organizations[%u].discover_projects", i);
+		result = parse_bool(ro->discover_projects, key, &o->discover_projects,
+				    err);
+	}
+	if (result == CIE_OK && o->discover_projects &&
+	    strncmp(o->slug, "circleci/", 9) == 0)
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "organizations[%u].discover_projects: \"%s\" is a circleci/ organization, whose project list gives names but not the project IDs its slugs need; set discover_projects: false (the organization summary still works) and list its projects under projects:",
+				     i, o->slug);
+	if (result == CIE_OK) {
+		snprintf(key, sizeof(key), "organizations[%u]", i);
+		filter_cleanup(&o->projects);
+		result = filter_init(&o->projects, ro->include, ro->exclude, key, err);
+	}
+	return result;
+}
+
+static enum cie_result build_orgs(const struct raw_config *raw,
+				  const struct cie_poll_settings *defaults,
+				  struct cie_config *cfg, struct cie_error *err)
+{
+	enum cie_result result;
+
+	cfg->orgs = calloc(raw->organizations_count + 1, sizeof(*cfg->orgs));
+	if (!cfg->orgs)
+		return cie_error_set(err, CIE_ERR_NOMEM, "organizations");
+	for (unsigned i = 0; i < raw->organizations_count; i++) {
+		cfg->org_count = i + 1;
+		result = build_org(&raw->organizations[i], i, defaults,
+				   &cfg->orgs[i], err);
+		if (result != CIE_OK)
+			return result;
+		for (unsigned j = 0; j < i; j++) {
+			if (strcmp(cfg->orgs[j].slug, cfg->orgs[i].slug) == 0)
+				return cie_error_set(err, CIE_ERR_CONFIG,
+						     "organizations[%u].slug: organization \"%s\" is listed twice; merge the entries",
+						     i, cfg->orgs[i].slug);
+		}
+	}
+	return CIE_OK;
+}
+
 static enum cie_result build_server(const struct raw_server *s,
 				    struct cie_config *cfg,
 				    struct cie_error *err)
@@ -873,7 +1379,7 @@ static enum cie_result build_server(const struct raw_server *s,
 	cfg->server.metrics_path = strdup(path);
 	if (!cfg->server.listen_address || !cfg->server.metrics_path)
 		return cie_error_set(err, CIE_ERR_NOMEM, "server");
-	return CIE_OK;
+	return build_server_limits(s, cfg, err);
 }
 
 static enum cie_result build_projects(const struct raw_config *raw,
@@ -912,9 +1418,9 @@ static enum cie_result build_projects(const struct raw_config *raw,
 		if (result != CIE_OK)
 			return result;
 	}
-	if (raw->projects_count == 0)
+	if (raw->projects_count == 0 && raw->organizations_count == 0)
 		return cie_error_set(err, CIE_ERR_CONFIG,
-				     "projects: no project configured; add at least one entry with a slug such as gh/ORG/REPO");
+				     "projects: no project or organization configured; add a project entry with a slug such as gh/ORG/REPO, or an organization under organizations:");
 	return CIE_OK;
 }
 
@@ -928,12 +1434,18 @@ static enum cie_result build_config(const struct raw_config *raw,
 	result = build_circleci(raw->circleci, cfg, err);
 	if (result == CIE_OK)
 		result = build_server(raw->server, cfg, err);
+	if (result == CIE_OK)
+		result = build_limits(raw->limits, cfg, err);
+	if (result == CIE_OK)
+		result = build_sharding(raw->sharding, cfg, err);
 	if (result != CIE_OK)
 		return result;
 
 	result = build_settings(raw->defaults, NULL, "defaults", &defaults, err);
 	if (result == CIE_OK)
 		result = build_projects(raw, &defaults, cfg, err);
+	if (result == CIE_OK)
+		result = build_orgs(raw, &defaults, cfg, err);
 	settings_cleanup(&defaults);
 	return result;
 }
@@ -959,11 +1471,9 @@ enum cie_result cie_config_load_data(const char *data, size_t size,
 	rc = cyaml_load_data((const uint8_t *)data, size, &yaml, &top_schema,
 			     (cyaml_data_t **)&raw, NULL);
 	if (rc != CYAML_OK) {
-		result = cie_error_set(err, CIE_ERR_CONFIG, "%s: %s",
-				       cyaml_strerror(rc),
-				       messages.data ? messages.data : "");
+		describe_yaml_error(messages.data ? messages.data : "", rc, err);
 		cie_buf_cleanup(&messages);
-		return result;
+		return CIE_ERR_CONFIG;
 	}
 	cie_buf_cleanup(&messages);
 
@@ -1024,6 +1534,17 @@ void cie_config_free(struct cie_config *cfg)
 	free(cfg->circleci.token_file);
 	free(cfg->server.listen_address);
 	free(cfg->server.metrics_path);
+	free(cfg->server.tls_cert_file);
+	free(cfg->server.tls_key_file);
+	free(cfg->server.basic_auth_username);
+	free(cfg->server.basic_auth_password_file);
+	free(cfg->server.basic_auth_hash);
+	for (size_t i = 0; cfg->orgs && i < cfg->org_count; i++) {
+		free(cfg->orgs[i].slug);
+		settings_cleanup(&cfg->orgs[i].poll);
+		filter_cleanup(&cfg->orgs[i].projects);
+	}
+	free(cfg->orgs);
 	for (size_t i = 0; i < cfg->project_count; i++) {
 		free(cfg->projects[i].slug);
 		settings_cleanup(&cfg->projects[i].poll);
@@ -1046,6 +1567,9 @@ static void describe_settings(const struct cie_poll_settings *s, FILE *out)
 		fprintf(out, " %s", s->branches[i]);
 	fprintf(out, "\n    jobs: %s\n    last_runs: %s\n",
 		s->jobs ? "true" : "false", s->last_runs ? "true" : "false");
+	fprintf(out, "    flaky_tests: %s\n    trends: %s\n    test_metrics: %s\n",
+		s->flaky_tests ? "true" : "false", s->trends ? "true" : "false",
+		s->test_metrics ? "true" : "false");
 	if (s->workflows.include || s->workflows.exclude)
 		fprintf(out, "    workflows: include \"%s\" exclude \"%s\"\n",
 			s->workflows.include ? s->workflows.include : "",
@@ -1068,4 +1592,23 @@ void cie_config_describe(const struct cie_config *cfg, FILE *out)
 		fprintf(out, "  - %s\n", cfg->projects[i].slug);
 		describe_settings(&cfg->projects[i].poll, out);
 	}
+	fprintf(out, "organizations: %zu\n", cfg->org_count);
+	for (size_t i = 0; i < cfg->org_count; i++) {
+		const struct cie_org_config *o = &cfg->orgs[i];
+
+		fprintf(out, "  - %s\n    discover_projects: %s\n", o->slug,
+			o->discover_projects ? "true" : "false");
+		if (o->projects.include || o->projects.exclude)
+			fprintf(out, "    projects: include \"%s\" exclude \"%s\"\n",
+				o->projects.include ? o->projects.include : "",
+				o->projects.exclude ? o->projects.exclude : "");
+		describe_settings(&o->poll, out);
+	}
+	if (cfg->sharding.total > 1)
+		fprintf(out, "sharding: shard %u of %u\n", cfg->sharding.index,
+			cfg->sharding.total);
+	if (cfg->server.tls_cert_file)
+		fprintf(out, "tls: on\n");
+	if (cfg->server.basic_auth_username)
+		fprintf(out, "basic auth: user %s\n", cfg->server.basic_auth_username);
 }

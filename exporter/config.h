@@ -46,12 +46,23 @@ struct cie_poll_settings {
 	size_t branch_count;
 	bool jobs;              /* per-job metrics */
 	bool last_runs;         /* newest run of each workflow per branch */
+	bool flaky_tests;       /* GET /insights/{slug}/flaky-tests */
+	bool trends;            /* GET .../workflows/{name}/summary */
+	bool test_metrics;      /* GET .../workflows/{name}/test-metrics */
 	struct cie_name_filter workflows;
 };
 
 struct cie_project_config {
 	char *slug;             /* as configured, e.g. "gh/acme/api" */
 	struct cie_poll_settings poll;
+};
+
+/* An organization: its summary, and optionally its projects discovered. */
+struct cie_org_config {
+	char *slug;                       /* "gh/acme" or "circleci/ORG-UUID" */
+	struct cie_poll_settings poll;    /* windows of the summary; settings of discovered projects */
+	bool discover_projects;
+	struct cie_name_filter projects;  /* include/exclude on project names */
 };
 
 struct cie_config {
@@ -70,9 +81,30 @@ struct cie_config {
 	struct {
 		char *listen_address;   /* "host:port", ":port" or "[v6]:port" */
 		char *metrics_path;     /* starts with '/' */
+		unsigned max_connections;
+		unsigned max_connections_per_ip;
+		double idle_timeout;    /* seconds */
+		size_t max_request_bytes;
+		char *tls_cert_file;    /* both or neither set */
+		char *tls_key_file;
+		char *basic_auth_username;       /* both or neither set */
+		char *basic_auth_password_file;
+		char *basic_auth_hash;  /* bcrypt hash read from the file */
 	} server;
+	struct {
+		unsigned max_series_per_project;
+		unsigned max_series_per_org;
+		unsigned max_flaky_tests_per_project;
+		unsigned max_branches_per_project;
+	} limits;
+	struct {
+		unsigned total;         /* >= 1 */
+		unsigned index;         /* < total */
+	} sharding;
 	struct cie_project_config *projects;
 	size_t project_count;
+	struct cie_org_config *orgs;
+	size_t org_count;
 };
 
 /*
@@ -102,6 +134,12 @@ void cie_config_describe(const struct cie_config *cfg, FILE *out);
  */
 bool cie_config_split_address(const char *addr, char *host, size_t host_size,
 			      unsigned *port);
+
+/*
+ * Check an organization slug: "gh|github|bb|bitbucket/ORG" or
+ * "circleci/ORG-UUID". On failure, why says what is wrong.
+ */
+bool cie_config_valid_org_slug(const char *slug, const char **why);
 
 /*
  * Check a project slug: "gh|github|bb|bitbucket/ORG/REPO" or
