@@ -84,11 +84,15 @@ bool cie_buf_vprintf(struct cie_buf *b, const char *fmt, va_list ap)
 	va_list copy;
 	int n;
 
-	if (!cie_buf_reserve(b, 64))
+	/* Try a short text first, without asking for more than the maximum leaves. */
+	if (!cie_buf_reserve(b, b->max - b->len < 64 ? b->max - b->len : 64))
 		return false;
 	va_copy(copy, ap);
 	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, copy);
 	va_end(copy);
+	/* A truncated attempt overwrote the terminator at len, so restore it. */
+	if (n < 0 || (size_t)n >= b->cap - b->len)
+		b->data[b->len] = '\0';
 	if (n < 0)
 		return false;
 	if ((size_t)n >= b->cap - b->len) {

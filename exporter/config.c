@@ -149,9 +149,11 @@ static const cyaml_schema_field_t filter_fields[] = {
 
 #define SETTINGS_FIELDS(type, prefix) \
 	OPT_STRING("interval", type, prefix interval), \
+	/* libcyaml gives NULL for an empty list as for an absent one, so an
+	 * empty list of windows is rejected here, with min 1. */ \
 	CYAML_FIELD_SEQUENCE("windows", \
 			     CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, type, \
-			     prefix windows, &string_entry, 0, CYAML_UNLIMITED), \
+			     prefix windows, &string_entry, 1, CYAML_UNLIMITED), \
 	CYAML_FIELD_SEQUENCE("branches", \
 			     CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, type, \
 			     prefix branches, &string_entry, 0, CYAML_UNLIMITED), \
@@ -343,7 +345,7 @@ static void backtrace_path(const char *text, int skip, char *out, size_t size)
 		if (field)
 			len += (size_t)snprintf(out + len, size - len, "%s%.*s",
 						len ? "." : "", name_len, name);
-		else
+		else if (strtol(name, NULL, 10) > 0)
 			len += (size_t)snprintf(out + len, size - len, "[%ld]",
 						strtol(name, NULL, 10) - 1);
 		if (len >= size)
@@ -374,6 +376,11 @@ static void describe_yaml_error(const char *messages, cyaml_err_t rc,
 		cie_error_set(err, CIE_ERR_CONFIG, "%s%smissing required key \"%.*s\"%s",
 			      path, *path ? ": " : "", (int)strcspn(problem + 32, ";"),
 			      problem + 32, where);
+	} else if (strncmp(problem, "Insufficient entries", 20) == 0) {
+		backtrace_path(messages, 0, path, sizeof(path));
+		cie_error_set(err, CIE_ERR_CONFIG,
+			      "%s: empty list%s; name at least one value or leave the key out",
+			      path, where);
 	} else {
 		backtrace_path(messages, 0, path, sizeof(path));
 		cie_error_set(err, CIE_ERR_CONFIG, "%s%s%s: %.*s%s", path,
@@ -882,10 +889,6 @@ static enum cie_result parse_branches(char **items, unsigned count,
 		if (*b == '\0')
 			return cie_error_set(err, CIE_ERR_CONFIG,
 					     "%s[%u]: empty branch name", key, i);
-		if (strchr(b, '*') && strcmp(b, "*") != 0)
-			return cie_error_set(err, CIE_ERR_CONFIG,
-					     "%s[%u]: branch pattern \"%s\": globs are not supported yet; list branch names, or \"*\" for all branches together",
-					     key, i, b);
 		if (has_branch(s, b))
 			continue;
 		s->branches[s->branch_count] = strdup(b);

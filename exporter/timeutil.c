@@ -57,6 +57,15 @@ static bool valid_tm(const struct tm *tm)
 	       tm->tm_sec <= 60;
 }
 
+/* Reject days that the month does not have, such as February 31. */
+static bool valid_day(const struct tm *tm)
+{
+	struct tm copy = *tm, back;
+	time_t t = timegm(&copy);
+
+	return gmtime_r(&t, &back) && back.tm_mday == tm->tm_mday;
+}
+
 /* Parse "Z", "+hh:mm", "-hh:mm" or "+hhmm" into seconds east of UTC. */
 static bool read_zone(const char **p, int *offset)
 {
@@ -114,7 +123,7 @@ bool cie_time_parse_iso8601(const char *s, double *out)
 
 	tm.tm_year = year - 1900;
 	tm.tm_mon -= 1;
-	if (!valid_tm(&tm))
+	if (!valid_tm(&tm) || !valid_day(&tm))
 		return false;
 	/*
 	 * Convert through decimal text so that the result is the double
