@@ -35,6 +35,22 @@ const char *cie_window_name(enum cie_window w)
 	return (unsigned)w < CIE_WINDOW_COUNT ? window_names[w] : "unknown";
 }
 
+/*
+ * Format a key path for error messages. A path longer than size is cut,
+ * which only shortens a message.
+ */
+static void key_printf(char *out, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void key_printf(char *out, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, size, fmt, ap);
+	va_end(ap);
+}
+
 /* Raw structs: what libcyaml fills, every scalar still text. */
 
 struct raw_filter {
@@ -448,7 +464,7 @@ static enum cie_result expand_list(char **items, unsigned count,
 	enum cie_result result;
 
 	for (unsigned i = 0; i < count; i++) {
-		snprintf(path, sizeof(path), "%s[%u]", key, i);
+		key_printf(path, sizeof(path), "%s[%u]", key, i);
 		EXPAND(items[i], path);
 	}
 	return CIE_OK;
@@ -460,7 +476,7 @@ static enum cie_result expand_settings(struct raw_settings *s, const char *key,
 	char path[KEY_MAX * 4];
 	enum cie_result result;
 
-#define SUBKEY(name) (snprintf(path, sizeof(path), "%s.%s", key, name), path)
+#define SUBKEY(name) (key_printf(path, sizeof(path), "%s.%s", key, name), path)
 	EXPAND(s->interval, SUBKEY("interval"));
 	EXPAND(s->jobs, SUBKEY("jobs"));
 	EXPAND(s->last_runs, SUBKEY("last_runs"));
@@ -545,15 +561,15 @@ static enum cie_result expand_raw(struct raw_config *raw, struct cie_error *err)
 	for (unsigned i = 0; i < raw->organizations_count; i++) {
 		struct raw_org *o = &raw->organizations[i];
 
-		snprintf(key, sizeof(key), "organizations[%u].slug", i);
+		key_printf(key, sizeof(key), "organizations[%u].slug", i);
 		EXPAND(o->slug, key);
-		snprintf(key, sizeof(key), "organizations[%u].discover_projects", i);
+		key_printf(key, sizeof(key), "organizations[%u].discover_projects", i);
 		EXPAND(o->discover_projects, key);
-		snprintf(key, sizeof(key), "organizations[%u].include", i);
+		key_printf(key, sizeof(key), "organizations[%u].include", i);
 		EXPAND(o->include, key);
-		snprintf(key, sizeof(key), "organizations[%u].exclude", i);
+		key_printf(key, sizeof(key), "organizations[%u].exclude", i);
 		EXPAND(o->exclude, key);
-		snprintf(key, sizeof(key), "organizations[%u]", i);
+		key_printf(key, sizeof(key), "organizations[%u]", i);
 		if ((result = expand_settings(&o->s, key, err)) != CIE_OK)
 			return result;
 	}
@@ -561,9 +577,9 @@ static enum cie_result expand_raw(struct raw_config *raw, struct cie_error *err)
 	    (result = expand_settings(raw->defaults, "defaults", err)) != CIE_OK)
 		return result;
 	for (unsigned i = 0; i < raw->projects_count; i++) {
-		snprintf(key, sizeof(key), "projects[%u].slug", i);
+		key_printf(key, sizeof(key), "projects[%u].slug", i);
 		EXPAND(raw->projects[i].slug, key);
-		snprintf(key, sizeof(key), "projects[%u]", i);
+		key_printf(key, sizeof(key), "projects[%u]", i);
 		if ((result = expand_settings(&raw->projects[i].s, key, err)) != CIE_OK)
 			return result;
 	}
@@ -813,13 +829,13 @@ static enum cie_result filter_init(struct cie_name_filter *f,
 
 	memset(f, 0, sizeof(*f));
 	if (include) {
-		snprintf(path, sizeof(path), "%s.include", key);
+		key_printf(path, sizeof(path), "%s.include", key);
 		if ((result = compile_regex(&f->include_re, include, path, err)) != CIE_OK)
 			return result;
 		f->include = strdup(include);
 	}
 	if (exclude && *exclude) {
-		snprintf(path, sizeof(path), "%s.exclude", key);
+		key_printf(path, sizeof(path), "%s.exclude", key);
 		if ((result = compile_regex(&f->exclude_re, exclude, path, err)) != CIE_OK) {
 			filter_cleanup(f);
 			return result;
@@ -925,7 +941,7 @@ static enum cie_result build_settings(const struct raw_settings *r,
 	out->trends = base ? base->trends : false;
 	out->test_metrics = base ? base->test_metrics : false;
 
-#define SUBKEY(name) (snprintf(path, sizeof(path), "%s.%s", key, name), path)
+#define SUBKEY(name) (key_printf(path, sizeof(path), "%s.%s", key, name), path)
 	if (r->interval &&
 	    (result = parse_duration(r->interval, SUBKEY("interval"), 1,
 				     7 * 24 * 3600, &out->interval, err)) != CIE_OK)
@@ -1308,7 +1324,7 @@ static enum cie_result build_org(const struct raw_org *ro, unsigned i,
 	const char *why;
 	enum cie_result result;
 
-	snprintf(key, sizeof(key), "organizations[%u]", i);
+	key_printf(key, sizeof(key), "organizations[%u]", i);
 	if (!cie_config_valid_org_slug(ro->slug, &why))
 		return cie_error_set(err, CIE_ERR_CONFIG,
 				     "%s.slug: invalid organization slug \"%s\"; %s",
@@ -1318,7 +1334,7 @@ static enum cie_result build_org(const struct raw_org *ro, unsigned i,
 		return cie_error_set(err, CIE_ERR_NOMEM, "%s", key);
 	result = build_settings(&ro->s, defaults, key, &o->poll, err);
 	if (result == CIE_OK && ro->discover_projects) {
-		snprintf(key, sizeof(key), "organizations[%u].discover_projects", i);
+		key_printf(key, sizeof(key), "organizations[%u].discover_projects", i);
 		result = parse_bool(ro->discover_projects, key, &o->discover_projects,
 				    err);
 	}
@@ -1328,7 +1344,7 @@ static enum cie_result build_org(const struct raw_org *ro, unsigned i,
 				     "organizations[%u].discover_projects: \"%s\" is a circleci/ organization, whose project list gives names but not the project IDs its slugs need; set discover_projects: false (the organization summary still works) and list its projects under projects:",
 				     i, o->slug);
 	if (result == CIE_OK) {
-		snprintf(key, sizeof(key), "organizations[%u]", i);
+		key_printf(key, sizeof(key), "organizations[%u]", i);
 		filter_cleanup(&o->projects);
 		result = filter_init(&o->projects, ro->include, ro->exclude, key, err);
 	}
@@ -1402,7 +1418,7 @@ static enum cie_result build_projects(const struct raw_config *raw,
 		const struct raw_project *rp = &raw->projects[i];
 		struct cie_project_config *p = &cfg->projects[i];
 
-		snprintf(key, sizeof(key), "projects[%u]", i);
+		key_printf(key, sizeof(key), "projects[%u]", i);
 		if (!cie_config_valid_slug(rp->slug, &why))
 			return cie_error_set(err, CIE_ERR_CONFIG,
 					     "%s.slug: invalid project slug \"%s\"; %s",
@@ -1479,6 +1495,10 @@ enum cie_result cie_config_load_data(const char *data, size_t size,
 		return CIE_ERR_CONFIG;
 	}
 	cie_buf_cleanup(&messages);
+	/* An empty document (no text, only comments, "---" or "~") loads as NULL. */
+	if (!raw)
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "the config is empty; set at least circleci.token and projects");
 
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)

@@ -53,6 +53,8 @@ void cie_log_setup(enum cie_log_level level, enum cie_log_format format)
 void cie_log_set_secret(const char *s)
 {
 	pthread_mutex_lock(&secret_lock);
+	if (secret)
+		explicit_bzero(secret, strlen(secret));
 	free(secret);
 	secret = (s && *s) ? strdup(s) : NULL;
 	pthread_mutex_unlock(&secret_lock);
@@ -142,9 +144,9 @@ static void redact(struct cie_buf *b)
 	pthread_mutex_lock(&secret_lock);
 	if (secret) {
 		n = strlen(secret);
-		while ((p = strstr(b->data, secret)) != NULL) {
+		/* Search on after each match: a secret of asterisks would match again. */
+		for (p = b->data; (p = strstr(p, secret)) != NULL; p += n)
 			memset(p, '*', n);
-		}
 	}
 	pthread_mutex_unlock(&secret_lock);
 }

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -195,22 +197,46 @@ static int setup_signals(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-/* Reload on SIGHUP; the server keeps the address and path it started with. */
+/*
+ * The server settings as one string, to tell whether a reload changed
+ * them: the server keeps those it started with. NULL when out of memory.
+ */
+static char *server_settings(const struct cie_config *cfg)
+{
+	const char *none = "(none)";
+	char *text = NULL;
+
+	if (asprintf(&text, "%s|%s|%u|%u|%g|%zu|%s|%s|%s|%s",
+		     cfg->server.listen_address, cfg->server.metrics_path,
+		     cfg->server.max_connections, cfg->server.max_connections_per_ip,
+		     cfg->server.idle_timeout, cfg->server.max_request_bytes,
+		     cfg->server.tls_cert_file ? cfg->server.tls_cert_file : none,
+		     cfg->server.tls_key_file ? cfg->server.tls_key_file : none,
+		     cfg->server.basic_auth_username ? cfg->server.basic_auth_username : none,
+		     cfg->server.basic_auth_hash ? cfg->server.basic_auth_hash : none) < 0)
+		return NULL;
+	return text;
+}
+
+/* Reload on SIGHUP; the server keeps the settings it started with. */
 static void reload(struct cie_scheduler *s, const struct options *opt,
-		   const char *listen_address, const char *metrics_path)
+		   const char *running_settings)
 {
 	struct cie_error err = { 0 };
 	struct cie_config *cfg = load_config(opt, &err);
+	char *settings;
 
 	if (!cfg) {
 		cie_log(CIE_LOG_ERROR, "config reload failed; keeping the running config",
 			"file", opt->config_file, "err", err.detail, NULL);
 		return;
 	}
-	if (strcmp(cfg->server.listen_address, listen_address) != 0 ||
-	    strcmp(cfg->server.metrics_path, metrics_path) != 0)
+	settings = server_settings(cfg);
+	if (!settings || strcmp(settings, running_settings) != 0)
 		cie_log(CIE_LOG_WARN,
-			"server settings changed; they take effect after a restart", NULL);
+			"server settings changed; they take effect after a restart",
+			NULL);
+	free(settings);
 	cie_log_set_secret(cfg->circleci.token);
 	if (!cie_scheduler_reload(s, cfg, &err)) {
 		cie_log(CIE_LOG_ERROR, "config reload failed; keeping the running config",
@@ -220,27 +246,49 @@ static void reload(struct cie_scheduler *s, const struct options *opt,
 	cie_log(CIE_LOG_INFO, "config reloaded", "file", opt->config_file, NULL);
 }
 
-/* Run until SIGTERM or SIGINT; returns the exit code. */
-static int serve(struct cie_scheduler *s, struct cie_config *cfg,
-		 const struct options *opt, int signal_fd)
+/* Seconds as the whole number libmicrohttpd takes, rounded up. */
+static unsigned whole_seconds(double seconds)
+{
+	unsigned whole = (unsigned)seconds;
+
+	return (double)whole < seconds ? whole + 1 : whole;
+}
+
+static struct cie_http *start_http(const struct cie_config *cfg,
+				   struct cie_scheduler *s,
+				   struct cie_error *err)
 {
 	struct cie_http_options http_opt = {
 		.listen_address = cfg->server.listen_address,
 		.metrics_path = cfg->server.metrics_path,
 		.ready = ready,
 		.ready_ctx = s,
+		.max_connections = cfg->server.max_connections,
+		.max_connections_per_ip = cfg->server.max_connections_per_ip,
+		.idle_timeout = whole_seconds(cfg->server.idle_timeout),
+		.max_request_bytes = cfg->server.max_request_bytes,
+		.tls_cert_file = cfg->server.tls_cert_file,
+		.tls_key_file = cfg->server.tls_key_file,
+		.basic_auth_username = cfg->server.basic_auth_username,
+		.basic_auth_hash = cfg->server.basic_auth_hash,
 	};
+
+	return cie_http_start(&http_opt, err);
+}
+
+/* Run until SIGTERM or SIGINT; returns the exit code. */
+static int serve(struct cie_scheduler *s, struct cie_config *cfg,
+		 const struct options *opt, int signal_fd)
+{
 	struct cie_error err = { 0 };
 	struct signalfd_siginfo info;
-	struct cie_http *http = cie_http_start(&http_opt, &err);
+	struct cie_http *http = start_http(cfg, s, &err);
 	char port[16];
-	/* The scheduler owns cfg and frees it on reload: keep copies. */
-	char *listen_address = strdup(cfg->server.listen_address);
-	char *metrics_path = strdup(cfg->server.metrics_path);
+	/* The scheduler owns cfg and frees it on reload: keep a copy. */
+	char *settings = server_settings(cfg);
 
-	if (!http || !listen_address || !metrics_path) {
-		free(listen_address);
-		free(metrics_path);
+	if (!http || !settings) {
+		free(settings);
 		cie_http_stop(http);
 		cie_log(CIE_LOG_ERROR, "cannot start the HTTP server", "address",
 			cfg->server.listen_address, "err", err.detail, NULL);
@@ -248,20 +296,21 @@ static int serve(struct cie_scheduler *s, struct cie_config *cfg,
 	}
 	snprintf(port, sizeof(port), "%u", cie_http_port(http));
 	cie_log(CIE_LOG_INFO, "listening", "address", cfg->server.listen_address,
-		"port", port, "metrics_path", cfg->server.metrics_path, NULL);
+		"port", port, "metrics_path", cfg->server.metrics_path, "tls",
+		cfg->server.tls_cert_file ? "on" : "off", "basic_auth",
+		cfg->server.basic_auth_hash ? "on" : "off", NULL);
 
 	for (;;) {
 		cie_scheduler_step(s, 1.0, signal_fd);
 		while (read(signal_fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
 			if (info.ssi_signo == SIGHUP) {
-				reload(s, opt, listen_address, metrics_path);
+				reload(s, opt, settings);
 				continue;
 			}
 			cie_log(CIE_LOG_INFO, "stopping", "signal",
 				strsignal((int)info.ssi_signo), NULL);
 			cie_http_stop(http);
-			free(listen_address);
-			free(metrics_path);
+			free(settings);
 			return EXIT_SUCCESS;
 		}
 	}
@@ -276,6 +325,37 @@ static int run_once(struct cie_scheduler *s)
 		return EXIT_FAILURE;
 	}
 	return cie_scheduler_all_up(s) ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Whether this is an AddressSanitizer build (gcc or clang). */
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN_BUILD 1
+#endif
+#endif
+
+/*
+ * Keep the API token out of core dumps and away from debuggers of the
+ * same user. The config, the log redaction, the API client and libcurl's
+ * header lists each copy the token, so marking single pages with
+ * MADV_DONTDUMP would miss copies. Instead the whole process is made
+ * non-dumpable and its core size limit set to 0. Non-dumpable means no
+ * core file, no ptrace attach without CAP_SYS_PTRACE, and /proc/PID files
+ * owned by root.
+ */
+static void protect_secrets(void)
+{
+	struct rlimit no_core = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &no_core);
+#ifndef ASAN_BUILD
+	/* LeakSanitizer stops the process with ptrace, which this would block. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		cie_log(CIE_LOG_WARN, "cannot disable core dumps",
+			"err", strerror(errno), NULL);
+#endif
 }
 
 int main(int argc, char **argv)
@@ -293,6 +373,7 @@ int main(int argc, char **argv)
 	if (code >= 0)
 		return code;
 	cie_log_setup(opt.level, opt.format);
+	protect_secrets();
 	cfg = load_config(&opt, &err);
 	if (!cfg) {
 		fprintf(stderr, "circleci-insights-exporter: %s\n", err.detail);
