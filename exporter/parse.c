@@ -33,10 +33,10 @@ static json_t *load_object(const char *body, size_t len, struct cie_error *err)
 	return root;
 }
 
-static struct cie_num read_num(const json_t *obj, const char *key)
+/* A JSON number as a cie_num; anything else is absent. */
+static struct cie_num num_of(const json_t *v)
 {
 	struct cie_num n = { .kind = CIE_NUM_ABSENT };
-	const json_t *v = json_object_get(obj, key);
 
 	if (json_is_integer(v)) {
 		n.kind = CIE_NUM_INT;
@@ -46,6 +46,11 @@ static struct cie_num read_num(const json_t *obj, const char *key)
 		n.d = json_real_value(v);
 	}
 	return n;
+}
+
+static struct cie_num read_num(const json_t *obj, const char *key)
+{
+	return num_of(json_object_get(obj, key));
 }
 
 static struct cie_num read_time(const json_t *obj, const char *key)
@@ -297,4 +302,329 @@ void cie_parse_error_message(const char *body, size_t len, char *out,
 		}
 	}
 	json_decref(root);
+}
+
+void cie_string_list_cleanup(struct cie_string_list *list)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i]);
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+/* Copy the strings of array into out; other values are skipped. */
+static enum cie_result read_strings(const json_t *array,
+				    struct cie_string_list *out,
+				    struct cie_error *err)
+{
+	const json_t *v;
+	size_t i;
+
+	out->items = calloc(json_array_size(array) + 1, sizeof(*out->items));
+	if (!out->items)
+		return cie_error_set(err, CIE_ERR_NOMEM, "strings");
+	json_array_foreach(array, i, v) {
+		if (!json_is_string(v))
+			continue;
+		out->items[out->count] = strdup(json_string_value(v));
+		if (!out->items[out->count])
+			return cie_error_set(err, CIE_ERR_NOMEM, "strings");
+		out->count++;
+	}
+	return CIE_OK;
+}
+
+enum cie_result cie_parse_branches(const char *body, size_t len,
+				   struct cie_string_list *out,
+				   struct cie_error *err)
+{
+	struct cie_string_list list = { 0 };
+	const json_t *branches;
+	enum cie_result result;
+	json_t *root = load_object(body, len, err);
+
+	memset(out, 0, sizeof(*out));
+	if (!root)
+		return CIE_ERR_PARSE;
+	branches = json_object_get(root, "branches");
+	if (!json_is_array(branches)) {
+		json_decref(root);
+		return cie_error_set(err, CIE_ERR_PARSE,
+				     branches ? "branches is not an array" :
+						"branches is missing");
+	}
+	result = read_strings(branches, &list, err);
+	json_decref(root);
+	if (result != CIE_OK) {
+		cie_string_list_cleanup(&list);
+		return result;
+	}
+	*out = list;
+	return CIE_OK;
+}
+
+/* The value of key a, or of key b when a is absent or null. */
+static const json_t *get_either(const json_t *obj, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(obj, a);
+
+	if (!v || json_is_null(v))
+		v = json_object_get(obj, b);
+	return v;
+}
+
+/* A copy of a string value, or of "" for anything else; NULL when out of memory. */
+static char *string_or_empty(const json_t *v)
+{
+	const char *text = json_string_value(v);
+
+	return strdup(text ? text : "");
+}
+
+static void flaky_test_cleanup(struct cie_flaky_test *t)
+{
+	free(t->workflow);
+	free(t->job);
+	free(t->test_name);
+	free(t->classname);
+	memset(t, 0, sizeof(*t));
+}
+
+void cie_flaky_report_cleanup(struct cie_flaky_report *report)
+{
+	if (!report)
+		return;
+	for (size_t i = 0; i < report->count; i++)
+		flaky_test_cleanup(&report->tests[i]);
+	free(report->tests);
+	memset(report, 0, sizeof(*report));
+}
+
+/* Fill t from item; *skipped is set when item has no test name. */
+static enum cie_result read_flaky_test(const json_t *item,
+				       struct cie_flaky_test *t, bool *skipped)
+{
+	const json_t *name = get_either(item, "test_name", "test-name");
+
+	*skipped = !json_is_string(name);
+	if (*skipped)
+		return CIE_OK;
+	t->test_name = strdup(json_string_value(name));
+	t->workflow = string_or_empty(get_either(item, "workflow_name",
+						 "workflow-name"));
+	t->job = string_or_empty(get_either(item, "job_name", "job-name"));
+	t->classname = string_or_empty(json_object_get(item, "classname"));
+	t->times_flaked = num_of(get_either(item, "times_flaked", "times-flaked"));
+	t->time_wasted = num_of(get_either(item, "time_wasted", "time-wasted"));
+	if (!t->test_name || !t->workflow || !t->job || !t->classname) {
+		flaky_test_cleanup(t);
+		return CIE_ERR_NOMEM;
+	}
+	return CIE_OK;
+}
+
+enum cie_result cie_parse_flaky_tests(const char *body, size_t len,
+				      struct cie_flaky_report *out,
+				      struct cie_error *err)
+{
+	struct cie_flaky_report report = { 0 };
+	const json_t *tests, *item;
+	enum cie_result result = CIE_OK;
+	bool skipped;
+	size_t i;
+	json_t *root = load_object(body, len, err);
+
+	memset(out, 0, sizeof(*out));
+	if (!root)
+		return CIE_ERR_PARSE;
+	tests = get_either(root, "flaky_tests", "flaky-tests");
+	if (!json_is_array(tests)) {
+		json_decref(root);
+		return cie_error_set(err, CIE_ERR_PARSE,
+				     tests ? "flaky_tests is not an array" :
+					     "flaky_tests is missing");
+	}
+	report.total = num_of(get_either(root, "total_flaky_tests",
+					 "total-flaky-tests"));
+	report.tests = calloc(json_array_size(tests) + 1, sizeof(*report.tests));
+	if (!report.tests)
+		result = cie_error_set(err, CIE_ERR_NOMEM, "flaky tests");
+
+	json_array_foreach(tests, i, item) {
+		if (result != CIE_OK)
+			break;
+		if (!json_is_object(item)) {
+			result = cie_error_set(err, CIE_ERR_PARSE,
+					       "flaky_tests[%zu] is not an object", i);
+			break;
+		}
+		result = read_flaky_test(item, &report.tests[report.count], &skipped);
+		if (result != CIE_OK)
+			cie_error_set(err, result, "flaky_tests[%zu]", i);
+		else if (!skipped)
+			report.count++;
+	}
+	json_decref(root);
+
+	if (result != CIE_OK) {
+		cie_flaky_report_cleanup(&report);
+		return result;
+	}
+	*out = report;
+	return CIE_OK;
+}
+
+static const char *const trend_keys[CIE_TREND_COUNT] = {
+	"total_runs", "failed_runs", "success_rate", "p95_duration_secs",
+	"median_duration_secs", "total_credits_used", "mttr", "throughput",
+};
+
+const char *cie_trend_field_name(enum cie_trend_field f)
+{
+	return (unsigned)f < CIE_TREND_COUNT ? trend_keys[f] : "unknown";
+}
+
+enum cie_result cie_parse_workflow_trends(const char *body, size_t len,
+					  struct cie_workflow_trends *out,
+					  struct cie_error *err)
+{
+	const json_t *trends;
+	json_t *root = load_object(body, len, err);
+
+	memset(out, 0, sizeof(*out));
+	if (!root)
+		return CIE_ERR_PARSE;
+	/* json_object_get() of a non-object is NULL: all stay absent. */
+	trends = json_object_get(root, "trends");
+	for (int f = 0; f < CIE_TREND_COUNT; f++)
+		out->value[f] = read_num(trends, trend_keys[f]);
+	json_decref(root);
+	return CIE_OK;
+}
+
+/* The number of tests listed plus the count of those left out. */
+static struct cie_num count_with_extra(const json_t *list, const json_t *extra)
+{
+	struct cie_num n = { .kind = CIE_NUM_ABSENT };
+	struct cie_num more = num_of(extra);
+
+	if (!json_is_array(list))
+		return n;
+	n.kind = CIE_NUM_INT;
+	n.i = (long long)json_array_size(list);
+	if (more.kind == CIE_NUM_INT) {
+		n.i += more.i;
+	} else if (more.kind == CIE_NUM_REAL) {
+		n.kind = CIE_NUM_REAL;
+		n.d = (double)n.i + more.d;
+	}
+	return n;
+}
+
+enum cie_result cie_parse_test_metrics(const char *body, size_t len,
+				       struct cie_test_metrics *out,
+				       struct cie_error *err)
+{
+	json_t *root = load_object(body, len, err);
+
+	memset(out, 0, sizeof(*out));
+	if (!root)
+		return CIE_ERR_PARSE;
+	out->total_test_runs = read_num(root, "total_test_runs");
+	out->average_test_count = read_num(root, "average_test_count");
+	out->most_failed_tests =
+		count_with_extra(json_object_get(root, "most_failed_tests"),
+				 json_object_get(root, "most_failed_tests_extra"));
+	out->slowest_tests =
+		count_with_extra(json_object_get(root, "slowest_tests"),
+				 json_object_get(root, "slowest_tests_extra"));
+	json_decref(root);
+	return CIE_OK;
+}
+
+void cie_org_summary_cleanup(struct cie_org_summary *summary)
+{
+	if (!summary)
+		return;
+	for (size_t i = 0; i < summary->project_count; i++)
+		free(summary->projects[i].name);
+	free(summary->projects);
+	cie_string_list_cleanup(&summary->all_projects);
+	memset(summary, 0, sizeof(*summary));
+}
+
+static enum cie_result read_org_projects(const json_t *list,
+					 struct cie_org_summary *out,
+					 struct cie_error *err)
+{
+	const json_t *item, *m;
+	const char *name;
+	size_t i;
+
+	out->projects = calloc(json_array_size(list) + 1, sizeof(*out->projects));
+	if (!out->projects)
+		return cie_error_set(err, CIE_ERR_NOMEM, "org_project_data");
+	json_array_foreach(list, i, item) {
+		struct cie_org_project *p = &out->projects[out->project_count];
+
+		name = json_string_value(json_object_get(item, "project_name"));
+		if (!name)
+			continue;
+		p->name = strdup(name);
+		if (!p->name)
+			return cie_error_set(err, CIE_ERR_NOMEM, "project_name");
+		m = json_object_get(item, "metrics");
+		p->total_runs = read_num(m, "total_runs");
+		p->success_rate = read_num(m, "success_rate");
+		p->total_duration = read_num(m, "total_duration_secs");
+		p->total_credits_used = read_num(m, "total_credits_used");
+		out->project_count++;
+	}
+	return CIE_OK;
+}
+
+enum cie_result cie_parse_org_summary(const char *body, size_t len,
+				      struct cie_org_summary *out,
+				      struct cie_error *err)
+{
+	struct cie_org_summary summary = { 0 };
+	const json_t *m, *projects, *all;
+	enum cie_result result = CIE_OK;
+	json_t *root = load_object(body, len, err);
+
+	memset(out, 0, sizeof(*out));
+	if (!root)
+		return CIE_ERR_PARSE;
+	projects = json_object_get(root, "org_project_data");
+	all = json_object_get(root, "all_projects");
+	if ((projects && !json_is_null(projects) && !json_is_array(projects)) ||
+	    (all && !json_is_null(all) && !json_is_array(all))) {
+		json_decref(root);
+		return cie_error_set(err, CIE_ERR_PARSE, "%s is not an array",
+				     json_is_array(projects) ? "all_projects" :
+							       "org_project_data");
+	}
+
+	m = json_object_get(json_object_get(root, "org_data"), "metrics");
+	summary.metrics.total_runs = read_num(m, "total_runs");
+	summary.metrics.success_rate = read_num(m, "success_rate");
+	summary.metrics.throughput = read_num(m, "throughput");
+	summary.metrics.total_duration = read_num(m, "total_duration_secs");
+	summary.metrics.total_credits_used = read_num(m, "total_credits_used");
+	if (json_is_array(projects))
+		result = read_org_projects(projects, &summary, err);
+	if (result == CIE_OK && json_is_array(all)) {
+		summary.has_all_projects = true;
+		result = read_strings(all, &summary.all_projects, err);
+	}
+	json_decref(root);
+
+	if (result != CIE_OK) {
+		cie_org_summary_cleanup(&summary);
+		return result;
+	}
+	*out = summary;
+	return CIE_OK;
 }

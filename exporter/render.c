@@ -89,6 +89,54 @@ static const struct family_def families[CIE_FAM_COUNT] = {
 		"Credits used by the newest finished run of the workflow." CACHED },
 	[CIE_FAM_LAST_RUN_TIMESTAMP] = { "circleci_workflow_last_run_timestamp_seconds",
 		"When the newest finished run of the workflow stopped (else was created), as Unix time." CACHED },
+	[CIE_FAM_FLAKY_TESTS] = { "circleci_project_flaky_tests",
+		"Unique tests of the project that CircleCI counts as flaky (total_flaky_tests)." CACHED },
+	[CIE_FAM_FLAKY_RUNS] = { "circleci_test_flaky_runs",
+		"Times the test flaked; the most flaky tests of each project, up to limits.max_flaky_tests_per_project." CACHED },
+	[CIE_FAM_FLAKY_TIME_WASTED] = { "circleci_test_flaky_time_wasted_seconds",
+		"Time wasted by the test's flaky runs, in seconds." CACHED },
+	[CIE_FAM_TREND_FIRST + CIE_TREND_TOTAL_RUNS] = { "circleci_workflow_trend_total_runs",
+		"Trend of the workflow's runs: the ratio to the previous period, 1 meaning unchanged." CACHED },
+	[CIE_FAM_TREND_FIRST + CIE_TREND_FAILED_RUNS] = { "circleci_workflow_trend_failed_runs",
+		"Trend of the workflow's failed runs: the ratio to the previous period, 1 meaning unchanged." CACHED },
+	[CIE_FAM_TREND_FIRST + CIE_TREND_SUCCESS_RATE] = { "circleci_workflow_trend_success_rate",
+		"Trend of the workflow's success rate: the ratio to the previous period, 1 meaning unchanged." CACHED },
+	[CIE_FAM_TREND_FIRST + CIE_TREND_P95_DURATION] = { "circleci_workflow_trend_p95_duration_secs",
+		"Trend of the workflow's 95th percentile duration: the ratio to the previous period, 1 meaning unchanged." CACHED },
+	[CIE_FAM_TREND_FIRST + CIE_TREND_MEDIAN_DURATION] = { "circleci_workflow_trend_median_duration_secs",
+		"Trend of the workflow's median duration: the ratio to the previous period, 1 meaning unchanged." CACHED },
+	[CIE_FAM_TREND_FIRST + CIE_TREND_TOTAL_CREDITS] = { "circleci_workflow_trend_total_credits_used",
+		"Trend of the credits used by the workflow: the ratio to the previous period, 1 meaning unchanged." CACHED },
+	[CIE_FAM_TREND_FIRST + CIE_TREND_MTTR] = { "circleci_workflow_trend_mttr",
+		"Trend of the workflow's mean time to recovery: the ratio to the previous period, 1 meaning unchanged." CACHED },
+	[CIE_FAM_TREND_FIRST + CIE_TREND_THROUGHPUT] = { "circleci_workflow_trend_throughput",
+		"Trend of the workflow's runs per day: the ratio to the previous period, 1 meaning unchanged." CACHED },
+	[CIE_FAM_TEST_RUNS] = { "circleci_workflow_test_runs",
+		"Test runs of the workflow (total_test_runs)." CACHED },
+	[CIE_FAM_TESTS_PER_RUN] = { "circleci_workflow_tests_per_run",
+		"Average number of tests executed per run of the workflow." CACHED },
+	[CIE_FAM_MOST_FAILED_TESTS] = { "circleci_workflow_most_failed_tests",
+		"Tests in the workflow's most failed list, those left out of the list (most_failed_tests_extra) included." CACHED },
+	[CIE_FAM_SLOWEST_TESTS] = { "circleci_workflow_slowest_tests",
+		"Tests in the workflow's slowest list, those left out of the list (slowest_tests_extra) included." CACHED },
+	[CIE_FAM_ORG_RUNS] = { "circleci_org_runs",
+		"Runs of all workflows of the organization in the reporting window, running and on-hold ones included." CACHED },
+	[CIE_FAM_ORG_SUCCESS_RATIO] = { "circleci_org_success_ratio",
+		"Ratio of successful runs to all runs in the organization, 0 to 1." CACHED },
+	[CIE_FAM_ORG_THROUGHPUT] = { "circleci_org_throughput_runs_per_day",
+		"Average runs per day in the organization." CACHED },
+	[CIE_FAM_ORG_DURATION] = { "circleci_org_total_duration_seconds",
+		"Total duration of the organization's runs in the reporting window, in seconds." CACHED },
+	[CIE_FAM_ORG_CREDITS] = { "circleci_org_credits_used",
+		"Credits used by the organization in the reporting window." CACHED },
+	[CIE_FAM_ORG_PROJECT_RUNS] = { "circleci_project_runs",
+		"Runs of the project on all branches in the reporting window, from the organization summary." CACHED },
+	[CIE_FAM_ORG_PROJECT_SUCCESS_RATIO] = { "circleci_project_success_ratio",
+		"Ratio of successful runs to all runs of the project, 0 to 1, from the organization summary." CACHED },
+	[CIE_FAM_ORG_PROJECT_DURATION] = { "circleci_project_total_duration_seconds",
+		"Total duration of the project's runs in the reporting window, in seconds, from the organization summary." CACHED },
+	[CIE_FAM_ORG_PROJECT_CREDITS] = { "circleci_project_credits_used",
+		"Credits used by the project in the reporting window, from the organization summary." CACHED },
 	[CIE_FAM_PROJECT_INFO] = { "circleci_project_info",
 		"Project information, always 1; default_branch is the project's default branch." CACHED },
 	[CIE_FAM_PROJECT_UP] = { "circleci_exporter_project_up",
@@ -126,7 +174,8 @@ void cie_format_double(double v, char *out, size_t size)
 		snprintf(out, size, v > 0 ? "+Inf" : "-Inf");
 		return;
 	}
-	if (v == (double)(long long)v && fabs(v) < 1e15) {
+	/* Check the range first: converting a larger double to long long is undefined. */
+	if (fabs(v) < 1e15 && v == (double)(long long)v) {
 		snprintf(out, size, "%lld", (long long)v);
 		return;
 	}
@@ -181,15 +230,25 @@ static bool put_sample(struct cie_buf *b, enum cie_family f,
 	       cie_buf_putc(b, '\n');
 }
 
+/* Count one more series, or, once the cap is reached, one more left out. */
+static bool admit(struct cie_fragment *fr)
+{
+	if (fr->series >= fr->max_series) {
+		fr->dropped++;
+		return false;
+	}
+	fr->series++;
+	return true;
+}
+
 static bool put_num(struct cie_fragment *fr, enum cie_family f,
 		    const struct labels *l, const struct cie_num *n)
 {
 	char value[40];
 
-	if (n->kind == CIE_NUM_ABSENT)
+	if (n->kind == CIE_NUM_ABSENT || !admit(fr))
 		return true;
 	cie_format_num(n, value, sizeof(value));
-	fr->series++;
 	return put_sample(&fr->text, f, l, value);
 }
 
@@ -275,9 +334,8 @@ static bool render_status(struct cie_fragment *fr, const struct cie_run_entry *r
 				      run_statuses[k], NULL } };
 
 		known = known || match;
-		fr->series++;
-		if (!put_sample(&fr->text, CIE_FAM_LAST_RUN_STATUS, &l,
-				match ? "1" : "0"))
+		if (admit(fr) && !put_sample(&fr->text, CIE_FAM_LAST_RUN_STATUS,
+					     &l, match ? "1" : "0"))
 			return false;
 	}
 	if (!known) {
@@ -285,8 +343,8 @@ static bool render_status(struct cie_fragment *fr, const struct cie_run_entry *r
 				      "branch", r->branch, "status",
 				      r->run.status, NULL } };
 
-		fr->series++;
-		return put_sample(&fr->text, CIE_FAM_LAST_RUN_STATUS, &l, "1");
+		return !admit(fr) ||
+		       put_sample(&fr->text, CIE_FAM_LAST_RUN_STATUS, &l, "1");
 	}
 	return true;
 }
@@ -324,8 +382,11 @@ static bool put_project_value(struct cie_project_data *p, enum cie_family f,
 {
 	struct cie_num n = { .kind = CIE_NUM_REAL, .d = v };
 	struct labels l = { { "project", p->slug, NULL } };
+	char value[40];
 
-	return put_num(&p->fragment, f, &l, &n);
+	/* The exporter's own gauges do not count in circleci_exporter_series. */
+	cie_format_num(&n, value, sizeof(value));
+	return put_sample(&p->fragment.text, f, &l, value);
 }
 
 static bool render_project_family(struct cie_project_data *p,
@@ -333,12 +394,11 @@ static bool render_project_family(struct cie_project_data *p,
 {
 	switch (f) {
 	case CIE_FAM_PROJECT_INFO:
-		if (p->default_branch) {
+		if (p->default_branch && admit(&p->fragment)) {
 			struct labels l = { { "project", p->slug,
 					      "default_branch",
 					      p->default_branch, NULL } };
 
-			p->fragment.series++;
 			return put_sample(&p->fragment.text, f, &l, "1");
 		}
 		return true;
@@ -356,15 +416,172 @@ static bool render_project_family(struct cie_project_data *p,
 	}
 }
 
-static bool render_family(struct cie_project_data *p, enum cie_family f)
+static bool render_flaky_family(struct cie_project_data *p, enum cie_family f)
 {
+	if (!p->has_flaky)
+		return true;
+	if (f == CIE_FAM_FLAKY_TESTS) {
+		struct labels l = { { "project", p->slug, NULL } };
+
+		return put_num(&p->fragment, f, &l, &p->flaky.total);
+	}
+	for (size_t i = 0; i < p->flaky.count; i++) {
+		const struct cie_flaky_test *t = &p->flaky.tests[i];
+		struct labels l = { { "project", p->slug, "workflow", t->workflow,
+				      "job_name", t->job, "test_name",
+				      t->test_name, "classname", t->classname,
+				      NULL } };
+
+		if (!put_num(&p->fragment, f, &l,
+			     f == CIE_FAM_FLAKY_RUNS ? &t->times_flaked :
+						       &t->time_wasted))
+			return false;
+	}
+	return true;
+}
+
+static bool render_trend_family(struct cie_project_data *p, enum cie_family f)
+{
+	int field = (int)f - CIE_FAM_TREND_FIRST;
+
+	for (size_t i = 0; i < p->trend_count; i++) {
+		const struct cie_trend_entry *e = &p->trends[i];
+		struct labels l = { { "project", p->slug, "workflow",
+				      e->key.workflow, "branch", e->key.branch,
+				      NULL } };
+
+		if (!put_num(&p->fragment, f, &l, &e->trends.value[field]))
+			return false;
+	}
+	return true;
+}
+
+static const struct cie_num *test_metrics_field(const struct cie_test_metrics *m,
+						enum cie_family f)
+{
+	switch (f) {
+	case CIE_FAM_TEST_RUNS:
+		return &m->total_test_runs;
+	case CIE_FAM_TESTS_PER_RUN:
+		return &m->average_test_count;
+	case CIE_FAM_MOST_FAILED_TESTS:
+		return &m->most_failed_tests;
+	default:
+		return &m->slowest_tests;
+	}
+}
+
+static bool render_test_family(struct cie_project_data *p, enum cie_family f)
+{
+	for (size_t i = 0; i < p->test_count; i++) {
+		const struct cie_test_entry *e = &p->tests[i];
+		struct labels l = { { "project", p->slug, "workflow",
+				      e->key.workflow, "branch", e->key.branch,
+				      NULL } };
+
+		if (!put_num(&p->fragment, f, &l, test_metrics_field(&e->metrics, f)))
+			return false;
+	}
+	return true;
+}
+
+static bool render_family(void *owner, enum cie_family f)
+{
+	struct cie_project_data *p = owner;
+
 	if (f < CIE_FAM_JOB_RUNS)
 		return render_workflow_family(p, f);
 	if (f < CIE_FAM_LAST_RUN_STATUS)
 		return render_job_family(p, f);
-	if (f < CIE_FAM_PROJECT_INFO)
+	if (f < CIE_FAM_FLAKY_TESTS)
 		return render_run_family(p, f);
+	if (f < CIE_FAM_TREND_FIRST)
+		return render_flaky_family(p, f);
+	if (f <= CIE_FAM_TREND_LAST)
+		return render_trend_family(p, f);
+	if (f < CIE_FAM_ORG_RUNS)
+		return render_test_family(p, f);
+	if (f < CIE_FAM_PROJECT_INFO)
+		return true;  /* organization families: see cie_render_org() */
 	return render_project_family(p, f);
+}
+
+static const struct cie_num *org_field(const struct cie_org_metrics *m,
+				       enum cie_family f)
+{
+	switch (f) {
+	case CIE_FAM_ORG_RUNS:
+		return &m->total_runs;
+	case CIE_FAM_ORG_SUCCESS_RATIO:
+		return &m->success_rate;
+	case CIE_FAM_ORG_THROUGHPUT:
+		return &m->throughput;
+	case CIE_FAM_ORG_DURATION:
+		return &m->total_duration;
+	default:
+		return &m->total_credits_used;
+	}
+}
+
+static const struct cie_num *org_project_field(const struct cie_org_project *p,
+					       enum cie_family f)
+{
+	switch (f) {
+	case CIE_FAM_ORG_PROJECT_RUNS:
+		return &p->total_runs;
+	case CIE_FAM_ORG_PROJECT_SUCCESS_RATIO:
+		return &p->success_rate;
+	case CIE_FAM_ORG_PROJECT_DURATION:
+		return &p->total_duration;
+	default:
+		return &p->total_credits_used;
+	}
+}
+
+/* The samples of one organization project family in window w. */
+static bool render_org_projects(struct cie_org_data *o,
+				const struct cie_org_window *w, enum cie_family f)
+{
+	struct cie_buf slug;
+	bool ok = true;
+
+	cie_buf_init(&slug, 0);
+	for (size_t i = 0; ok && i < w->count; i++) {
+		cie_buf_reset(&slug);
+		/* The project label: the organization slug, "/", the project name. */
+		ok = cie_buf_printf(&slug, "%s/%s", o->slug, w->projects[i].name);
+		if (ok) {
+			struct labels l = { { "org", o->slug, "project", slug.data,
+					      "window", cie_window_name(w->window),
+					      NULL } };
+
+			ok = put_num(&o->fragment, f, &l,
+				     org_project_field(&w->projects[i], f));
+		}
+	}
+	cie_buf_cleanup(&slug);
+	return ok;
+}
+
+static bool render_org_family(void *owner, enum cie_family f)
+{
+	struct cie_org_data *o = owner;
+
+	if (f < CIE_FAM_ORG_RUNS || f > CIE_FAM_ORG_PROJECT_CREDITS)
+		return true;
+	for (size_t i = 0; i < o->window_count; i++) {
+		const struct cie_org_window *w = &o->windows[i];
+		struct labels l = { { "org", o->slug, "window",
+				      cie_window_name(w->window), NULL } };
+
+		if (f >= CIE_FAM_ORG_PROJECT_RUNS) {
+			if (!render_org_projects(o, w, f))
+				return false;
+		} else if (!put_num(&o->fragment, f, &l, org_field(&w->metrics, f))) {
+			return false;
+		}
+	}
+	return true;
 }
 
 bool cie_render_stream_init(z_stream *stream)
@@ -404,18 +621,24 @@ void cie_fragment_cleanup(struct cie_fragment *f)
 	cie_buf_cleanup(&f->gz.data);
 }
 
-bool cie_render_project(struct cie_project_data *p, z_stream *stream)
+/*
+ * Render every family of owner into its fragment fr with render_one, then
+ * deflate each family as a piece. The old fragment is kept on failure.
+ */
+static bool render_fragment(struct cie_fragment *fr, size_t max_series,
+			    bool (*render_one)(void *owner, enum cie_family f),
+			    void *owner, z_stream *stream)
 {
-	struct cie_fragment old = p->fragment;
-	struct cie_fragment *fr = &p->fragment;
+	struct cie_fragment old = *fr;
 	bool ok = true;
 
 	memset(fr, 0, sizeof(*fr));
 	cie_buf_init(&fr->text, 0);
 	cie_buf_init(&fr->gz.data, 0);
+	fr->max_series = max_series;
 	for (int f = 0; ok && f < CIE_FAM_COUNT; f++) {
 		fr->offset[f] = fr->text.len;
-		ok = render_family(p, (enum cie_family)f);
+		ok = render_one(owner, (enum cie_family)f);
 	}
 	fr->offset[CIE_FAM_COUNT] = fr->text.len;
 
@@ -434,9 +657,23 @@ bool cie_render_project(struct cie_project_data *p, z_stream *stream)
 
 	if (!ok) {
 		cie_fragment_cleanup(fr);
-		p->fragment = old;
+		*fr = old;
 		return false;
 	}
 	cie_fragment_cleanup(&old);
 	return true;
+}
+
+bool cie_render_project(struct cie_project_data *p, z_stream *stream)
+{
+	return render_fragment(&p->fragment,
+			       p->series_limited ? p->max_series : SIZE_MAX,
+			       render_family, p, stream);
+}
+
+bool cie_render_org(struct cie_org_data *o, z_stream *stream)
+{
+	return render_fragment(&o->fragment,
+			       o->series_limited ? o->max_series : SIZE_MAX,
+			       render_org_family, o, stream);
 }

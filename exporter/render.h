@@ -46,6 +46,24 @@ enum cie_family {
 	CIE_FAM_LAST_RUN_DURATION,
 	CIE_FAM_LAST_RUN_CREDITS,
 	CIE_FAM_LAST_RUN_TIMESTAMP,
+	CIE_FAM_FLAKY_TESTS,
+	CIE_FAM_FLAKY_RUNS,
+	CIE_FAM_FLAKY_TIME_WASTED,
+	CIE_FAM_TREND_FIRST,
+	CIE_FAM_TREND_LAST = CIE_FAM_TREND_FIRST + CIE_TREND_COUNT - 1,
+	CIE_FAM_TEST_RUNS,
+	CIE_FAM_TESTS_PER_RUN,
+	CIE_FAM_MOST_FAILED_TESTS,
+	CIE_FAM_SLOWEST_TESTS,
+	CIE_FAM_ORG_RUNS,              /* organization families: org fragments only */
+	CIE_FAM_ORG_SUCCESS_RATIO,
+	CIE_FAM_ORG_THROUGHPUT,
+	CIE_FAM_ORG_DURATION,
+	CIE_FAM_ORG_CREDITS,
+	CIE_FAM_ORG_PROJECT_RUNS,
+	CIE_FAM_ORG_PROJECT_SUCCESS_RATIO,
+	CIE_FAM_ORG_PROJECT_DURATION,
+	CIE_FAM_ORG_PROJECT_CREDITS,
 	CIE_FAM_PROJECT_INFO,
 	CIE_FAM_PROJECT_UP,
 	CIE_FAM_LAST_REFRESH,
@@ -61,25 +79,34 @@ struct cie_piece_list {
 	uint32_t crc[CIE_FAM_COUNT];      /* CRC-32 of the text of piece f */
 };
 
-/* One project's rendered families. */
+/* One project's or organization's rendered families. */
 struct cie_fragment {
 	struct cie_buf text;
 	size_t offset[CIE_FAM_COUNT + 1]; /* family f is [offset[f], offset[f+1]) */
 	struct cie_piece_list gz;
-	size_t series;
+	size_t max_series;                /* cap on series; SIZE_MAX = none */
+	size_t dropped;                   /* series left out by the cap */
+	size_t series;                    /* CircleCI samples, not the exporter's gauges */
 };
 
 struct cie_project_data;
+struct cie_org_data;
 
 /* Release a fragment's buffers. */
 void cie_fragment_cleanup(struct cie_fragment *f);
 
 /*
  * Render the project's families into its fragment, in text and deflated
- * with stream (raw deflate, reset before each piece). Returns false when
- * out of memory; the old fragment is then kept.
+ * with stream (raw deflate, reset before each piece). With
+ * p->series_limited, once p->max_series series are rendered the rest are
+ * left out and counted in fragment.dropped; the exporter's own gauges are
+ * never left out. Returns false when out of memory; the old fragment is
+ * then kept.
  */
 bool cie_render_project(struct cie_project_data *p, z_stream *stream);
+
+/* Render the organization's families into its fragment, as above. */
+bool cie_render_org(struct cie_org_data *o, z_stream *stream);
 
 /*
  * Write the shortest decimal text that reads back as v ("0.5975609756097561",

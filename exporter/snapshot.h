@@ -20,6 +20,7 @@
 #include "stats.h"
 
 struct cie_project_data;
+struct cie_fragment;
 struct cie_snapshot;
 struct cie_answer;
 
@@ -29,6 +30,14 @@ struct cie_answer;
  */
 struct cie_snapshot *cie_snapshot_build(struct cie_project_data *const *projects,
 					size_t count);
+
+/*
+ * Assemble a snapshot from fragments[0..count) (borrowed), family by
+ * family in fragment order: the projects' fragments first, then the
+ * organizations'. Returns NULL when out of memory.
+ */
+struct cie_snapshot *cie_snapshot_build_fragments(const struct cie_fragment *const *fragments,
+						  size_t count);
 
 /* Number of series in the snapshot. */
 size_t cie_snapshot_series(const struct cie_snapshot *s);

@@ -30,7 +30,9 @@ static const char *const endpoint_names[CIE_EP_COUNT] = {
 };
 
 static const char *const limit_names[CIE_LIMIT_COUNT] = {
-	"max_response_bytes", "max_pages",
+	"max_response_bytes", "max_pages", "max_series_per_project",
+	"max_series_per_org", "max_flaky_tests_per_project",
+	"max_branches_per_project",
 };
 
 struct code_count {
