@@ -783,12 +783,91 @@ bool cie_config_split_address(const char *addr, char *host, size_t host_size,
 
 /* Building the validated config. */
 
+/*
+ * Estimate how many elements a POSIX ERE expands to once its repetitions
+ * are unrolled, as glibc's regcomp() does for bounds and nested
+ * quantifiers ("a++++", "((a{99}){99}){99}"), whose memory grows with the
+ * product of the repetitions. Each quantifier counts as its bound, or as
+ * two for *, + and ?. Returns a number above limit as soon as it passes it.
+ */
+static double regex_size(const char *p, double limit)
+{
+	double stack[64], total = 0, last = 0;
+	int depth = 0;
+	char *end;
+
+	for (; *p; p++) {
+		double count = 2;
+
+		switch (*p) {
+		case '\\':
+			if (p[1])
+				p++;
+			last = 1;
+			total += last;
+			break;
+		case '[':
+			p += p[1] == '^' ? 2 : 1;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p++;
+			if (!*p)
+				return total;
+			last = 1;
+			total += last;
+			break;
+		case '(':
+			if (depth == 64)
+				return limit + 1;
+			stack[depth++] = total;
+			total = 0;
+			break;
+		case ')':
+			last = total;
+			total = depth ? stack[--depth] + last : last;
+			break;
+		case '{':
+			/* {m}, {m,} and {m,n}: count the larger bound, m + 1 if open. */
+			count = strtod(p + 1, &end);
+			if (*end == ',')
+				count = isdigit((unsigned char)end[1]) ?
+						strtod(end + 1, NULL) : count + 1;
+			p = strchr(p, '}');
+			if (!p)
+				return total;
+			count = count < 2 ? 2 : count;
+			/* fall through */
+		case '*':
+		case '+':
+		case '?':
+			total += last * (count - 1);
+			last *= count;
+			break;
+		default:
+			last = 1;
+			total += last;
+			break;
+		}
+		if (total > limit || last > limit)
+			return limit + 1;
+	}
+	return total;
+}
+
+#define REGEX_MAX_SIZE 10000
+
 static enum cie_result compile_regex(regex_t *re, const char *pattern,
 				     const char *key, struct cie_error *err)
 {
 	char message[256];
-	int rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
+	int rc;
 
+	if (regex_size(pattern, REGEX_MAX_SIZE) > REGEX_MAX_SIZE)
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "%s: regular expression \"%s\" is too complex: its repetitions unroll to more than %d elements; simplify it",
+				     key, pattern, REGEX_MAX_SIZE);
+	rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		regerror(rc, re, message, sizeof(message));
 		return cie_error_set(err, CIE_ERR_CONFIG,

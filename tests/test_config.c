@@ -345,6 +345,29 @@ static void test_config_bad_regex(void)
 			    "projects[0].workflows.exclude", "[z-a]");
 }
 
+static void test_config_regex_too_complex(void)
+{
+	/* glibc's regcomp() unrolls repetitions: these would take gigabytes. */
+	EXPECT_CONFIG_ERROR(TOKEN_ONLY "projects:\n  - slug: gh/acme/api\n"
+			    "    workflows:\n      exclude: \"a++++++++++++++++\"\n",
+			    "projects[0].workflows.exclude", "too complex");
+	EXPECT_CONFIG_ERROR(TOKEN_ONLY "projects:\n  - slug: gh/acme/api\n"
+			    "    workflows:\n      include: \"((a{99}){99}){99}\"\n",
+			    "projects[0].workflows.include", "too complex");
+}
+
+static void test_config_regex_bounds_accepted(void)
+{
+	struct cie_config *cfg;
+	struct cie_error err;
+
+	CHECK(load(TOKEN_ONLY "projects:\n  - slug: gh/acme/api\n"
+		   "    workflows:\n      include: \"^(build|deploy)-[a-z]{2,8}x?$\"\n",
+		   &cfg, &err) == CIE_OK,
+	      "result: expected CIE_OK, got an error: %s", err.detail);
+	cie_config_free(cfg);
+}
+
 static void test_config_branch_glob_kept(void)
 {
 	struct cie_config *cfg;
@@ -728,6 +751,8 @@ int main(int argc, char **argv)
 	RUN(test_config_fractional_rate);
 	RUN(test_config_bad_booleans);
 	RUN(test_config_bad_regex);
+	RUN(test_config_regex_too_complex);
+	RUN(test_config_regex_bounds_accepted);
 	RUN(test_config_branch_glob_kept);
 	RUN(test_config_documented_example_loads);
 	RUN(test_config_duplicate_project);
