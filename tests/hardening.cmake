@@ -8,7 +8,7 @@
 
 set(CIE_FUZZ_TARGETS
   parse_summary parse_runs parse_project config render timeutil
-  percent_encode http_negotiation)
+  percent_encode http_negotiation parse_insights)
 
 # One program replays the corpus and regression inputs of every target.
 set(fuzz_sources ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/regress.c)

@@ -20,7 +20,8 @@
 
 #define TARGET_LIST(X) \
 	X(parse_summary) X(parse_runs) X(parse_project) X(config) \
-	X(render) X(timeutil) X(percent_encode) X(http_negotiation)
+	X(render) X(timeutil) X(percent_encode) X(http_negotiation) \
+	X(parse_insights)
 
 #define DECLARE(name) \
 	int fuzz_test_##name(const uint8_t *data, size_t size); \
