@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "shard.h"
 #include "timeutil.h"
 
 #define CONFIG_FILE_MAX (4u << 20)
@@ -369,24 +370,66 @@ static void backtrace_path(const char *text, int skip, char *out, size_t size)
 	}
 }
 
+/*
+ * Find where key is written as a mapping key in the YAML text, for an
+ * "unknown key" error: libcyaml reports the position of the value before
+ * it. Writes " (line L)" into where, or nothing when not found.
+ */
+static void find_key_line(const char *data, size_t size, const char *key,
+			  size_t key_len, char *where, size_t where_size)
+{
+	const char *line = data, *end = data + size;
+
+	for (int number = 1; line < end; number++) {
+		const char *p = line, *next = memchr(line, '\n', (size_t)(end - line));
+
+		next = next ? next + 1 : end;
+		while (p < next && (*p == ' ' || *p == '-' || *p == '\t'))
+			p++;
+		if ((size_t)(next - p) > key_len && memcmp(p, key, key_len) == 0 &&
+		    (p[key_len] == ':' || p[key_len] == ' ')) {
+			snprintf(where, where_size, " (line %d)", number);
+			return;
+		}
+		line = next;
+	}
+}
+
+/* The YAML node kinds of libcyaml's "Expecting X, got event: Y" in words. */
+static const char *yaml_kind(const char *text)
+{
+	if (strncmp(text, "SEQUENCE", 8) == 0)
+		return "a list";
+	if (strncmp(text, "MAPPING", 7) == 0)
+		return "a mapping of keys to values";
+	if (strncmp(text, "STRING", 6) == 0 || strncmp(text, "SCALAR", 6) == 0)
+		return "a single value";
+	return "another kind of value";
+}
+
 /* Turn libcyaml's error lines into one message that names the key. */
 static void describe_yaml_error(const char *messages, cyaml_err_t rc,
+				const char *data, size_t size,
 				struct cie_error *err)
 {
 	char path[KEY_MAX * 2], where[64] = "";
 	const char *line = strstr(messages, "(line: ");
 	const char *problem = strstr(messages, "Load: ");
+	const char *got;
 	int l, c;
 
 	if (line && sscanf(line, "(line: %d, column: %d)", &l, &c) == 2)
 		snprintf(where, sizeof(where), " (line %d, column %d)", l, c);
 	problem = problem ? problem + 6 : messages;
 	if (strncmp(problem, "Unexpected key: ", 16) == 0) {
+		size_t key_len = strcspn(problem + 16, ";");
+
+		where[0] = '\0';
+		find_key_line(data, size, problem + 16, key_len, where, sizeof(where));
 		backtrace_path(messages, 0, path, sizeof(path));
 		cie_error_set(err, CIE_ERR_CONFIG,
 			      "%s%sunknown key \"%.*s\"%s; check its spelling and place against config/example.yml",
-			      path, *path ? ": " : "", (int)strcspn(problem + 16, ";"),
-			      problem + 16, where);
+			      path, *path ? ": " : "", (int)key_len, problem + 16, where);
 	} else if (strncmp(problem, "Missing required mapping field: ", 32) == 0) {
 		backtrace_path(messages, 1, path, sizeof(path));
 		cie_error_set(err, CIE_ERR_CONFIG, "%s%smissing required key \"%.*s\"%s",
@@ -397,6 +440,22 @@ static void describe_yaml_error(const char *messages, cyaml_err_t rc,
 		cie_error_set(err, CIE_ERR_CONFIG,
 			      "%s: empty list%s; name at least one value or leave the key out",
 			      path, where);
+	} else if (strncmp(problem, "Expecting ", 10) == 0 &&
+		   (got = strstr(problem, "got event: ")) != NULL) {
+		backtrace_path(messages, 0, path, sizeof(path));
+		cie_error_set(err, CIE_ERR_CONFIG,
+			      "%s: expected %s, got %s%s; compare with config/example.yml",
+			      *path ? path : "config", yaml_kind(problem + 10),
+			      yaml_kind(got + 11), where);
+	} else if (strncmp(problem, "Mapping field already seen: ", 28) == 0) {
+		backtrace_path(messages, 0, path, sizeof(path));
+		cie_error_set(err, CIE_ERR_CONFIG,
+			      "%s%skey \"%.*s\" is given twice%s; keep one",
+			      path, *path ? ": " : "", (int)strcspn(problem + 28, ";"),
+			      problem + 28, where);
+	} else if (strstr(messages, "libyaml")) {
+		cie_error_set(err, CIE_ERR_CONFIG, "invalid YAML: %.*s%s",
+			      (int)strcspn(problem, ";"), problem, where);
 	} else {
 		backtrace_path(messages, 0, path, sizeof(path));
 		cie_error_set(err, CIE_ERR_CONFIG, "%s%s%s: %.*s%s", path,
@@ -1101,15 +1160,19 @@ static enum cie_result read_token_file(const char *path, char **out,
 	return *out ? CIE_OK : cie_error_set(err, CIE_ERR_NOMEM, "token");
 }
 
-static enum cie_result check_token(const char *token, struct cie_error *err)
+/* Check the token; source names where it came from, for the message. */
+static enum cie_result check_token(const char *token, const char *source,
+				   struct cie_error *err)
 {
 	if (*token == '\0')
 		return cie_error_set(err, CIE_ERR_CONFIG,
-				     "circleci.token: the token is empty; set circleci.token or circleci.token_file to a CircleCI personal API token");
+				     "%s: the token is empty; set it to a CircleCI personal API token",
+				     source);
 	for (const char *p = token; *p; p++) {
 		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
 			return cie_error_set(err, CIE_ERR_CONFIG,
-					     "circleci.token: the token contains white space or control characters; check the value");
+					     "%s: the token contains white space or control characters; a token file may end with a newline, nothing else",
+					     source);
 	}
 	return CIE_OK;
 }
@@ -1118,6 +1181,7 @@ static enum cie_result build_token(const struct raw_circleci *c,
 				   struct cie_config *cfg,
 				   struct cie_error *err)
 {
+	char source[KEY_MAX * 4];
 	enum cie_result result;
 
 	if (c && c->token && c->token_file)
@@ -1136,7 +1200,11 @@ static enum cie_result build_token(const struct raw_circleci *c,
 		if (result != CIE_OK)
 			return result;
 	}
-	return check_token(cfg->circleci.token, err);
+	if (c->token)
+		return check_token(cfg->circleci.token, "circleci.token", err);
+	key_printf(source, sizeof(source), "circleci.token_file \"%s\"",
+		   c->token_file);
+	return check_token(cfg->circleci.token, source, err);
 }
 
 static enum cie_result build_url(const char *text, struct cie_config *cfg,
@@ -1144,6 +1212,13 @@ static enum cie_result build_url(const char *text, struct cie_config *cfg,
 {
 	size_t n = strlen(text);
 
+	const char *authority = strstr(text, "://");
+	size_t authority_len = authority ? strcspn(authority + 3, "/") : 0;
+
+	/* Credentials in the URL would be printed and logged: never accept them. */
+	if (authority && memchr(authority + 3, '@', authority_len))
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "circleci.url: the URL contains a user name or password; remove it and set circleci.token");
 	if ((strncmp(text, "https://", 8) != 0 && strncmp(text, "http://", 7) != 0) ||
 	    strchr(text, '?') || strchr(text, '#') || strchr(text, ' '))
 		return cie_error_set(err, CIE_ERR_CONFIG,
@@ -1468,8 +1543,11 @@ static enum cie_result build_server(const struct raw_server *s,
 		return cie_error_set(err, CIE_ERR_CONFIG,
 				     "server.listen_address: invalid address \"%s\"; use HOST:PORT or :PORT",
 				     addr);
-	if (path[0] != '/' || strcmp(path, "/") == 0 ||
-	    strncmp(path, "/-/", 3) == 0 || strpbrk(path, " ?#"))
+	if (strcmp(path, "/") == 0 || strncmp(path, "/-/", 3) == 0)
+		return cie_error_set(err, CIE_ERR_CONFIG,
+				     "server.metrics_path: \"%s\" is reserved for the landing page and /-/healthy, /-/ready; use a path such as /metrics",
+				     path);
+	if (path[0] != '/' || strpbrk(path, " ?#"))
 		return cie_error_set(err, CIE_ERR_CONFIG,
 				     "server.metrics_path: invalid path \"%s\"; use a path such as /metrics",
 				     path);
@@ -1569,7 +1647,8 @@ enum cie_result cie_config_load_data(const char *data, size_t size,
 	rc = cyaml_load_data((const uint8_t *)data, size, &yaml, &top_schema,
 			     (cyaml_data_t **)&raw, NULL);
 	if (rc != CYAML_OK) {
-		describe_yaml_error(messages.data ? messages.data : "", rc, err);
+		describe_yaml_error(messages.data ? messages.data : "", rc, data, size,
+				    err);
 		cie_buf_cleanup(&messages);
 		return CIE_ERR_CONFIG;
 	}
@@ -1605,7 +1684,7 @@ enum cie_result cie_config_load_file(const char *path, struct cie_config **out,
 
 	if (!f)
 		return cie_error_set(err, CIE_ERR_IO,
-				     "cannot open config file \"%s\": %s; pass --config.file=PATH",
+				     "cannot open config file \"%s\": %s; check the path given with --config.file",
 				     path, strerror(errno));
 	cie_buf_init(&text, CONFIG_FILE_MAX);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
@@ -1691,7 +1770,15 @@ void cie_config_describe(const struct cie_config *cfg, FILE *out)
 		cfg->server.metrics_path);
 	fprintf(out, "projects: %zu\n", cfg->project_count);
 	for (size_t i = 0; i < cfg->project_count; i++) {
-		fprintf(out, "  - %s\n", cfg->projects[i].slug);
+		const char *slug = cfg->projects[i].slug;
+
+		if (!cie_shard_owns(cfg->sharding.total, cfg->sharding.index, slug)) {
+			fprintf(out, "  - %s (shard %u, polled by another exporter)\n",
+				slug,
+				(unsigned)(cie_shard_hash(slug) % cfg->sharding.total));
+			continue;
+		}
+		fprintf(out, "  - %s\n", slug);
 		describe_settings(&cfg->projects[i].poll, out);
 	}
 	fprintf(out, "organizations: %zu\n", cfg->org_count);

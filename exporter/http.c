@@ -538,6 +538,24 @@ static bool setup_tls(struct cie_http *h, const struct cie_http_options *opt,
 	return h->tls_key && check_tls_pair(h, opt, err);
 }
 
+bool cie_http_check_tls(const char *cert_file, const char *key_file,
+			struct cie_error *err)
+{
+	struct cie_http_options opt = { .tls_cert_file = cert_file,
+					.tls_key_file = key_file };
+	struct cie_http h;
+	bool ok;
+
+	memset(&h, 0, sizeof(h));
+	ok = setup_tls(&h, &opt, err);
+	if (h.tls_key) {
+		explicit_bzero(h.tls_key, strlen(h.tls_key));
+		free(h.tls_key);
+	}
+	free(h.tls_cert);
+	return ok;
+}
+
 /* Starting and stopping. */
 
 /* Resolve the listen address into addr; host "" means every address. */
@@ -715,7 +733,7 @@ struct cie_http *cie_http_start(const struct cie_http_options *opt,
 	if (!h->daemon) {
 		if (err && err->result == CIE_OK)
 			cie_error_set(err, CIE_ERR_IO,
-				      "cannot listen on \"%s\": %s",
+				      "cannot listen on \"%s\": %s; choose another address with --web.listen-address",
 				      opt->listen_address,
 				      h->start_error[0] ? h->start_error :
 				      "the address may be in use or not local");

@@ -51,6 +51,14 @@ struct cie_http_options {
 struct cie_http *cie_http_start(const struct cie_http_options *opt,
 				struct cie_error *err);
 
+/*
+ * Check that the TLS certificate and key files can be read and used
+ * together, as cie_http_start() would, for --check-config. Returns false
+ * with err set (CIE_ERR_CONFIG or CIE_ERR_IO) when they cannot.
+ */
+bool cie_http_check_tls(const char *cert_file, const char *key_file,
+			struct cie_error *err);
+
 /* The port actually bound (useful with port 0). */
 unsigned cie_http_port(const struct cie_http *h);
 

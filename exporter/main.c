@@ -234,7 +234,7 @@ static void reload(struct cie_scheduler *s, const struct options *opt,
 	settings = server_settings(cfg);
 	if (!settings || strcmp(settings, running_settings) != 0)
 		cie_log(CIE_LOG_WARN,
-			"server settings changed; they take effect after a restart",
+			"server settings changed (server.*, --web.listen-address or --web.telemetry-path); they take effect after a restart",
 			NULL);
 	free(settings);
 	cie_log_set_secret(cfg->circleci.token);
@@ -381,6 +381,14 @@ int main(int argc, char **argv)
 	}
 	cie_log_set_secret(cfg->circleci.token);
 	if (opt.check_config) {
+		/* Check the TLS files as a start would, so that OK means it starts. */
+		if (cfg->server.tls_cert_file &&
+		    !cie_http_check_tls(cfg->server.tls_cert_file,
+					cfg->server.tls_key_file, &err)) {
+			fprintf(stderr, "circleci-insights-exporter: %s\n", err.detail);
+			cie_config_free(cfg);
+			return EXIT_USAGE;
+		}
 		cie_config_describe(cfg, stdout);
 		printf("config OK\n");
 		cie_config_free(cfg);

@@ -1129,6 +1129,37 @@ static void on_success(struct cie_scheduler *s, struct task *t,
 	task_done(s, t);
 }
 
+/* Describe an error answer that has no JSON message: its start, or empty. */
+static void describe_body(const struct cie_request *r, char *out, size_t size)
+{
+	size_t n = r->body.len < 80 ? r->body.len : 80;
+
+	if (n == 0) {
+		snprintf(out, size, "empty answer");
+		return;
+	}
+	snprintf(out, size, "answer without a message, starting \"%.*s\"", (int)n,
+		 r->body.data);
+	for (char *p = out; *p; p++) {
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+	}
+}
+
+/* Log that a 429 starts a pause of every request. */
+static void log_pause(const struct task *t, double pause, double rate)
+{
+	char seconds[32], per_second[32];
+
+	snprintf(seconds, sizeof(seconds), "%.3g", pause);
+	snprintf(per_second, sizeof(per_second), "%.3g", rate);
+	cie_log(CIE_LOG_INFO,
+		"rate limited by the CircleCI API; pausing all requests, then slowing down",
+		"project", t->p->data->slug, "endpoint",
+		cie_endpoint_name(t->endpoint), "pause_seconds", seconds,
+		"requests_per_second", per_second, NULL);
+}
+
 static void on_answer(struct cie_scheduler *s, struct task *t)
 {
 	struct cie_request *r = &t->req;
@@ -1145,8 +1176,10 @@ static void on_answer(struct cie_scheduler *s, struct task *t)
 		cie_request_cleanup(r);
 		if (r->too_large) {
 			cie_stats_limit_hit(CIE_LIMIT_RESPONSE_BYTES);
-			project_error(t->p, t, "error",
-				      "response larger than circleci.max_response_bytes");
+			snprintf(message, sizeof(message),
+				 "response larger than circleci.max_response_bytes (%zu bytes); raise it",
+				 s->cfg->circleci.max_response_bytes);
+			project_error(t->p, t, "error", message);
 			task_done(s, t);
 			return;
 		}
@@ -1154,12 +1187,18 @@ static void on_answer(struct cie_scheduler *s, struct task *t)
 		return;
 	}
 	cie_parse_error_message(r->body.data, r->body.len, message, sizeof(message));
+	if (!message[0] && (r->status < 200 || r->status > 299))
+		describe_body(r, message, sizeof(message));
 	if (r->status == 429) {
+		bool paused = now < s->bucket.pause_until;
+
 		cie_stats_rate_limited();
 		pause = cie_bucket_throttled(&s->bucket, now,
 					     r->retry_after >= 0 ? r->retry_after :
 					     r->rate_limit_reset);
 		cie_stats_set_request_rate(s->bucket.rate);
+		if (!paused)
+			log_pause(t, pause, s->bucket.rate);
 		snprintf(message + strlen(message), sizeof(message) - strlen(message),
 			 "%srate limited; pausing all requests for %.3gs",
 			 message[0] ? "; " : "", pause);
@@ -1178,6 +1217,10 @@ static void on_answer(struct cie_scheduler *s, struct task *t)
 		if (r->status == 404 && t->endpoint == CIE_EP_PROJECT)
 			snprintf(message + strlen(message), sizeof(message) - strlen(message),
 				 "%sthe project may not exist, or the token may be a project token, which API v2 does not accept; use a personal API token",
+				 message[0] ? "; " : "");
+		else if (r->status == 401 || r->status == 403)
+			snprintf(message + strlen(message), sizeof(message) - strlen(message),
+				 "%sthe token may be invalid, revoked or without access to the project; check circleci.token",
 				 message[0] ? "; " : "");
 		cie_request_cleanup(r);
 		project_error(t->p, t, status, message);
