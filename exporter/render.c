@@ -607,7 +607,12 @@ bool cie_render_deflate_piece(z_stream *stream, const void *text, size_t len,
 			return false;
 		stream->next_out = (Bytef *)out->data + out->len;
 		stream->avail_out = (uInt)(out->cap - out->len - 1);
-		rc = deflate(stream, finish ? Z_FINISH : Z_FULL_FLUSH);
+		/*
+		 * A sync flush ends the piece on a byte boundary. The reset
+		 * above already keeps it from referring to earlier pieces, so
+		 * a full flush would only clear the hash table a second time.
+		 */
+		rc = deflate(stream, finish ? Z_FINISH : Z_SYNC_FLUSH);
 		out->len = out->cap - 1 - stream->avail_out;
 		if (rc == Z_STREAM_ERROR)
 			return false;

@@ -72,7 +72,10 @@ enum cie_family {
 	CIE_FAM_COUNT,
 };
 
-/* A deflated piece: raw deflate ending in a full flush, so pieces concatenate. */
+/*
+ * Deflated pieces: independent raw deflate streams, each ending on a byte
+ * boundary (sync flush), so that they concatenate into one stream.
+ */
 struct cie_piece_list {
 	struct cie_buf data;              /* all pieces back to back */
 	size_t offset[CIE_FAM_COUNT + 1]; /* piece f is [offset[f], offset[f+1]) */
@@ -129,7 +132,7 @@ bool cie_render_stream_init(z_stream *stream);
 /*
  * Deflate text as one piece into out (appending) and return its CRC-32 in
  * *crc. finish ends the deflate stream (the last piece of an answer);
- * otherwise the piece ends on a full flush.
+ * otherwise the piece ends on a sync flush, byte-aligned.
  */
 bool cie_render_deflate_piece(z_stream *stream, const void *text, size_t len,
 			      bool finish, struct cie_buf *out, uint32_t *crc);

@@ -22,7 +22,7 @@
 struct cie_snapshot {
 	atomic_int refs;
 	struct cie_buf text;
-	struct cie_buf gz;     /* raw deflate, ending on a full flush */
+	struct cie_buf gz;     /* raw deflate, ending on a byte boundary */
 	uint32_t crc;          /* CRC-32 of text */
 	size_t series;
 };

@@ -2,7 +2,7 @@
 /*
  * Snapshots and scrape answers. A snapshot is the immutable, reference-
  * counted exposition of the CircleCI series, in text and as the body of a
- * gzip member whose deflate stream ends on a full flush. A scrape answer
+ * gzip member whose deflate stream ends on a byte boundary. A scrape answer
  * joins the current snapshot with a short tail of the exporter's own
  * metrics, rebuilt at most once a second and shared by concurrent scrapes,
  * so a scrape copies and compresses nothing large.
