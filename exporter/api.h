@@ -2,7 +2,7 @@
 /*
  * The CircleCI API client (libcurl multi): several requests in flight over
  * reused connections, the Circle-Token header (never a query parameter),
- * timeouts, a response size cap, and the rate-limit headers of each answer.
+ * timeouts, a response size cap, and the rate-limit headers of each response.
  * Driven by one thread, the scheduler's.
  */
 #ifndef CIE_API_H

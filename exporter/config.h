@@ -137,13 +137,13 @@ bool cie_config_split_address(const char *addr, char *host, size_t host_size,
 
 /*
  * Check an organization slug: "gh|github|bb|bitbucket/ORG" or
- * "circleci/ORG-UUID". On failure, why says what is wrong.
+ * "circleci/ORG-UUID". On failure, why describes what is wrong.
  */
 bool cie_config_valid_org_slug(const char *slug, const char **why);
 
 /*
  * Check a project slug: "gh|github|bb|bitbucket/ORG/REPO" or
- * "circleci/ORG-UUID/PROJECT-UUID". On failure, why says what is wrong.
+ * "circleci/ORG-UUID/PROJECT-UUID". On failure, why describes what is wrong.
  */
 bool cie_config_valid_slug(const char *slug, const char **why);
 

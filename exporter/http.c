@@ -27,7 +27,7 @@
 #include "snapshot.h"
 #include "timeutil.h"
 
-/* How old the exporter's own metrics in an answer may be, in seconds. */
+/* How old the exporter's own metrics in a response may be, in seconds. */
 #define TAIL_MAX_AGE 1.0
 
 #define CONTENT_TYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"
@@ -201,7 +201,7 @@ static enum MHD_Result send_metrics(struct MHD_Connection *c)
 		iov[i].iov_base = parts[i].data;
 		iov[i].iov_len = parts[i].len;
 	}
-	/* The answer's bytes are sent in place; its reference ends with the response. */
+	/* The bytes are sent in place; the reference ends with the MHD response. */
 	r = MHD_create_response_from_iovec(iov, (unsigned)n, release_answer, a);
 	if (!r) {
 		cie_answer_release(a);

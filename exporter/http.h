@@ -24,7 +24,7 @@ struct cie_http;
 struct cie_http_options {
 	const char *listen_address;   /* "HOST:PORT", ":PORT" or "[V6]:PORT" */
 	const char *metrics_path;     /* e.g. "/metrics"; copied */
-	bool (*ready)(void *ctx);     /* whether /-/ready answers 200 */
+	bool (*ready)(void *ctx);     /* whether /-/ready returns 200 */
 	void *ready_ctx;
 
 	unsigned max_connections;        /* open connections at once */

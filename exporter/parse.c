@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * JSON answers of the CircleCI API v2 Insights endpoints into C structs.
+ * JSON responses of the CircleCI API v2 Insights endpoints into C structs.
  * Every json_t below is borrowed from the one root that each public
  * function loads and releases.
  */
@@ -13,7 +13,7 @@
 
 #include "timeutil.h"
 
-/* Load a JSON object; on failure say where the text stopped being JSON. */
+/* Load a JSON object; on failure report where the text stopped being JSON. */
 static json_t *load_object(const char *body, size_t len, struct cie_error *err)
 {
 	json_error_t jerr;

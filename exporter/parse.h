@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Parsers for the CircleCI API v2 answers the exporter reads (jansson):
+ * Parsers for the CircleCI API v2 responses the exporter reads (jansson):
  * JSON text in, plain C structs out. They tolerate absent fields, null,
  * integers where floats are expected and the reverse, unknown fields and
  * empty item lists. A field that is absent, null or of another JSON type
@@ -75,7 +75,7 @@ struct cie_last_run {
  * Parse a summary page (body of len bytes). Items without a string `name`
  * are skipped. On failure (CIE_ERR_PARSE: not JSON, not an object, `items`
  * missing or not an array, an item not an object) out is left empty and
- * err says what was wrong and where. out is caller-owned: release it with
+ * err describes what was wrong and where. out is caller-owned: release it with
  * cie_summary_page_cleanup().
  */
 enum cie_result cie_parse_summary_page(const char *body, size_t len,

@@ -40,7 +40,7 @@ void cie_bucket_take(struct cie_bucket *b, double now);
  */
 double cie_bucket_throttled(struct cie_bucket *b, double now, double pause);
 
-/* Record an answer that was not a 429; after a run of them the rate grows. */
+/* Record a response that was not a 429; after a run of them the rate grows. */
 void cie_bucket_success(struct cie_bucket *b);
 
 #endif

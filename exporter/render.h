@@ -131,7 +131,7 @@ bool cie_render_stream_init(z_stream *stream);
 
 /*
  * Deflate text as one piece into out (appending) and return its CRC-32 in
- * *crc. finish ends the deflate stream (the last piece of an answer);
+ * *crc. finish ends the deflate stream (the last piece of a response);
  * otherwise the piece ends on a sync flush, byte-aligned.
  */
 bool cie_render_deflate_piece(z_stream *stream, const void *text, size_t len,

@@ -759,7 +759,7 @@ static void finish_refresh(struct cie_scheduler *s, struct project *p)
 		p->error_logged = false;
 	}
 
-	/* Drop what the config no longer asks for. */
+	/* Drop what the config no longer requests. */
 	if (p->is_org)
 		finish_org(s, p, first);
 	else
@@ -802,7 +802,7 @@ static void task_done(struct cie_scheduler *s, struct task *t)
 		finish_refresh(s, p);
 }
 
-/* Answers. */
+/* Responses. */
 
 static bool run_queued(struct project *p, const char *branch, const char *wf)
 {
@@ -981,7 +981,7 @@ static bool store_org_summary(struct project *p, struct task *t)
 	return true;
 }
 
-/* Store the complete answer of a task. */
+/* Store the complete response of a task. */
 static void store_result(struct cie_scheduler *s, struct task *t)
 {
 	struct project *p = t->p;
@@ -1129,7 +1129,7 @@ static void on_success(struct cie_scheduler *s, struct task *t,
 	task_done(s, t);
 }
 
-/* Describe an error answer that has no JSON message: its start, or empty. */
+/* Describe an error response that has no JSON message: its start, or empty. */
 static void describe_body(const struct cie_request *r, char *out, size_t size)
 {
 	size_t n = r->body.len < 80 ? r->body.len : 80;

@@ -2,7 +2,7 @@
 /*
  * The scheduler: decides when each project is refreshed, turns a refresh
  * into API requests, paces them with the shared token bucket, retries
- * what may be retried, hands answers to the parser and the store, and
+ * what may be retried, hands responses to the parser and the store, and
  * publishes a new snapshot whenever a project's refresh finishes.
  *
  * Runs on one thread: the caller's, through cie_scheduler_step().
@@ -28,7 +28,7 @@ void cie_scheduler_free(struct cie_scheduler *s);
 
 /*
  * Run one round: start the refreshes and requests that are due, wait for
- * answers until the next deadline, at most max_wait seconds, or until
+ * responses until the next deadline, at most max_wait seconds, or until
  * wake_fd (-1 for none) is readable, and process what arrived.
  */
 void cie_scheduler_step(struct cie_scheduler *s, double max_wait, int wake_fd);

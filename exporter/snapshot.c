@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Snapshot assembly and the shared scrape answers.
+ * Snapshot assembly and the shared scrape responses.
  */
 #include "snapshot.h"
 
@@ -286,7 +286,7 @@ struct cie_answer *cie_serve_acquire(double max_age)
 	if (fresh)
 		return a;
 
-	/* One thread rebuilds; the others serve the previous answer meanwhile. */
+	/* One thread rebuilds; the others serve the previous response meanwhile. */
 	if (a && pthread_mutex_trylock(&build_lock) != 0)
 		return a;
 	if (!a)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Snapshots and scrape answers. A snapshot is the immutable, reference-
+ * Snapshots and scrape responses. A snapshot is the immutable, reference-
  * counted exposition of the CircleCI series, in text and as the body of a
- * gzip member whose deflate stream ends on a byte boundary. A scrape answer
+ * gzip member whose deflate stream ends on a byte boundary. A scrape response
  * joins the current snapshot with a short tail of the exporter's own
  * metrics, rebuilt at most once a second and shared by concurrent scrapes,
  * so a scrape copies and compresses nothing large.
@@ -47,7 +47,7 @@ void cie_snapshot_unref(struct cie_snapshot *s);
 /* Make s (ownership passes) the snapshot that scrapes get from now on. */
 void cie_serve_publish(struct cie_snapshot *s);
 
-/* A byte range of an answer. */
+/* A byte range of a response. */
 struct cie_part {
 	const void *data;
 	size_t len;
@@ -56,14 +56,14 @@ struct cie_part {
 #define CIE_ANSWER_PARTS 4
 
 /*
- * Return the current answer with a reference held, rebuilding its tail
+ * Return the current response with a reference held, rebuilding its tail
  * when older than max_age seconds or made for an older snapshot. NULL
  * before the first publish or when out of memory.
  */
 struct cie_answer *cie_serve_acquire(double max_age);
 
 /*
- * Fill parts with the bytes of the answer in format fmt, gzip-compressed
+ * Fill parts with the bytes of the response in format fmt, gzip-compressed
  * or not, and return how many parts there are. The bytes stay valid until
  * cie_answer_release().
  */
@@ -78,7 +78,7 @@ void cie_answer_release(struct cie_answer *a);
  */
 bool cie_serve_write_once(FILE *out);
 
-/* Drop the published snapshot and the current answer (at exit). */
+/* Drop the published snapshot and the current response (at exit). */
 void cie_serve_shutdown(void);
 
 #endif

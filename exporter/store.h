@@ -3,7 +3,7 @@
  * The metric store: the latest good values of one project, per (branch,
  * window, workflow, job), and the state of its refreshes. It also keeps
  * the latest summaries of one organization. A failed request changes
- * nothing here. A successful answer replaces what its endpoint produced,
+ * nothing here. A successful response replaces what its endpoint produced,
  * so a workflow or job that is gone from it is removed. Each project and organization also
  * keeps its rendered exposition fragments (see render.h).
  *
@@ -112,7 +112,7 @@ bool cie_store_put_jobs(struct cie_project_data *p, const char *branch,
 
 /*
  * Replace the newest run of (branch, workflow); run is moved out. A run
- * that was not found removes the entry: the answer listed no finished run.
+ * that was not found removes the entry: the response listed no finished run.
  */
 bool cie_store_put_run(struct cie_project_data *p, const char *branch,
 		       const char *workflow, struct cie_last_run *run);
@@ -122,7 +122,7 @@ bool cie_store_has_workflow(const struct cie_project_data *p,
 			    const char *branch, const char *workflow);
 
 /*
- * Remove what the configuration no longer asks for: sets whose (branch,
+ * Remove what the configuration no longer requests: sets whose (branch,
  * window) is not in the plan, job sets when jobs are off, runs when
  * last_runs is off, and runs of workflows that no workflow set lists.
  * branches[] are the branch labels of the plan.
