@@ -360,6 +360,10 @@ def start_fake_api(args, processes):
         "--listen=127.0.0.1:0",
         f"--fixtures={args.fixtures}",
         f"--token={API_TOKEN}",
+        # A rate limit far above the demo's request rate, so that the fake API
+        # sends X-RateLimit-Remaining and the panels reading it have data.
+        "--rate=1000",
+        "--burst=1000",
     ]
     fake_api = processes.start("fake-api", argv)
 
