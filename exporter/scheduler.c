@@ -513,8 +513,8 @@ static void start_refresh(struct cie_scheduler *s, struct project *p)
 
 /* Scheduling. */
 
-static double effective_interval(const struct cie_scheduler *s,
-				 const struct project *p)
+/* Requests per second that a full cycle needs, from each project's last refresh. */
+static double cycle_load(const struct cie_scheduler *s)
 {
 	double load = 0;
 
@@ -523,24 +523,27 @@ static double effective_interval(const struct cie_scheduler *s,
 			load += s->projects[i]->last_requests /
 				s->projects[i]->poll->interval;
 	}
+	return load;
+}
+
+/* The project's interval, stretched by the overload ratio when load exceeds the rate. */
+static double effective_interval(const struct cie_scheduler *s,
+				 const struct project *p, double load)
+{
 	if (load <= s->cfg->circleci.requests_per_second)
 		return p->poll->interval;
 	return p->poll->interval * load / s->cfg->circleci.requests_per_second;
 }
 
-/* Overload: a full cycle's requests do not fit in the interval at the configured rate. */
-static void check_overload(struct cie_scheduler *s)
+/*
+ * Log and export whether a full cycle's requests (load per second) fit in
+ * the interval at the configured rate; logged when the state changes.
+ */
+static void check_overload(struct cie_scheduler *s, double load)
 {
-	double load = 0;
 	char text[64];
-	bool overloaded;
+	bool overloaded = load > s->cfg->circleci.requests_per_second;
 
-	for (size_t i = 0; i < s->project_count; i++) {
-		if (!s->projects[i]->removed)
-			load += s->projects[i]->last_requests /
-				s->projects[i]->poll->interval;
-	}
-	overloaded = load > s->cfg->circleci.requests_per_second;
 	if (overloaded && !s->overloaded) {
 		snprintf(text, sizeof(text), "%.3g", load);
 		cie_log(CIE_LOG_WARN,
@@ -741,7 +744,7 @@ static void render_entry(struct cie_scheduler *s, struct project *p)
 static void finish_refresh(struct cie_scheduler *s, struct project *p)
 {
 	struct cie_project_data *d = p->data;
-	double now = cie_time_mono(), interval;
+	double now = cie_time_mono(), interval, load;
 	bool first = !d->refreshed;
 
 	p->running = false;
@@ -765,8 +768,9 @@ static void finish_refresh(struct cie_scheduler *s, struct project *p)
 	else
 		prune_project(s, p);
 
-	check_overload(s);
-	interval = effective_interval(s, p);
+	load = cycle_load(s);
+	check_overload(s, load);
+	interval = effective_interval(s, p, load);
 	if (p->due < s->start + 1e-9 || p->due + interval < now)
 		p->due = s->start + interval + p->phase;
 	else
