@@ -620,6 +620,13 @@ bool cie_render_deflate_piece(z_stream *stream, const void *text, size_t len,
 	return true;
 }
 
+void cie_fragment_init(struct cie_fragment *f)
+{
+	memset(f, 0, sizeof(*f));
+	cie_buf_init(&f->text, 0);
+	cie_buf_init(&f->gz.data, 0);
+}
+
 void cie_fragment_cleanup(struct cie_fragment *f)
 {
 	cie_buf_cleanup(&f->text);
@@ -637,9 +644,7 @@ static bool render_fragment(struct cie_fragment *fr, size_t max_series,
 	struct cie_fragment old = *fr;
 	bool ok = true;
 
-	memset(fr, 0, sizeof(*fr));
-	cie_buf_init(&fr->text, 0);
-	cie_buf_init(&fr->gz.data, 0);
+	cie_fragment_init(fr);
 	fr->max_series = max_series;
 	for (int f = 0; ok && f < CIE_FAM_COUNT; f++) {
 		fr->offset[f] = fr->text.len;

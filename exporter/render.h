@@ -95,6 +95,9 @@ struct cie_fragment {
 struct cie_project_data;
 struct cie_org_data;
 
+/* Set up an empty fragment with unbounded buffers. */
+void cie_fragment_init(struct cie_fragment *f);
+
 /* Release a fragment's buffers. */
 void cie_fragment_cleanup(struct cie_fragment *f);
 

@@ -20,8 +20,7 @@ struct cie_project_data *cie_project_data_new(const char *slug)
 		free(p);
 		return NULL;
 	}
-	cie_buf_init(&p->fragment.text, 0);
-	cie_buf_init(&p->fragment.gz.data, 0);
+	cie_fragment_init(&p->fragment);
 	return p;
 }
 
@@ -590,8 +589,7 @@ struct cie_org_data *cie_org_data_new(const char *slug)
 		free(o);
 		return NULL;
 	}
-	cie_buf_init(&o->fragment.text, 0);
-	cie_buf_init(&o->fragment.gz.data, 0);
+	cie_fragment_init(&o->fragment);
 	return o;
 }
 
