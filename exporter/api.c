@@ -99,7 +99,7 @@ static const char *header_value(const char *line, size_t len, const char *name,
 	return out;
 }
 
-/* A reset header holds seconds from now, or Unix seconds when that large. */
+/* A reset header contains seconds from now, or Unix seconds when above 1e9. */
 static double reset_delay(const char *value)
 {
 	double v = strtod(value, NULL), now = cie_time_now();

@@ -38,7 +38,7 @@ struct cie_name_filter {
 /* Return true when name passes the filter. */
 bool cie_name_filter_match(const struct cie_name_filter *f, const char *name);
 
-/* What to poll for a project; filled from `defaults` and the project entry. */
+/* Polling settings of a project, filled from `defaults` and the project entry. */
 struct cie_poll_settings {
 	double interval;        /* seconds between refreshes, >= 1 */
 	unsigned windows;       /* bit set of 1 << enum cie_window, not empty */

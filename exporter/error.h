@@ -13,7 +13,7 @@ enum cie_result {
 	CIE_ERR_IO,        /* a file could not be read */
 	CIE_ERR_CONFIG,    /* the config is invalid */
 	CIE_ERR_TRANSPORT, /* connection, TLS or timeout failure */
-	CIE_ERR_HTTP,      /* the API answered with a non-2xx status */
+	CIE_ERR_HTTP,      /* the API returned a non-2xx status */
 	CIE_ERR_PARSE,     /* the body is not the JSON expected */
 	CIE_ERR_LIMIT,     /* a configured maximum was reached */
 };

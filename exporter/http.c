@@ -27,7 +27,7 @@
 #include "snapshot.h"
 #include "timeutil.h"
 
-/* How old the exporter's own metrics in a response may be, in seconds. */
+/* Maximum age, in seconds, of the exporter's own metrics in a response. */
 #define TAIL_MAX_AGE 1.0
 
 #define CONTENT_TYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"

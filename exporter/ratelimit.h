@@ -33,9 +33,9 @@ double cie_bucket_delay(struct cie_bucket *b, double now);
 void cie_bucket_take(struct cie_bucket *b, double now);
 
 /*
- * Record a 429: pause every request for pause seconds (a negative value
- * means the API gave no hint, so the pause doubles with each 429 in a
- * row, from 1 s up to 5 minutes), empty the bucket and halve the rate.
+ * Record a 429: pause every request for pause seconds, empty the bucket
+ * and halve the rate. A negative pause means the API gave no hint, so the
+ * pause doubles with each 429 in a row, from 1 s up to 5 minutes.
  * Returns the pause applied.
  */
 double cie_bucket_throttled(struct cie_bucket *b, double now, double pause);

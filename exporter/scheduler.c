@@ -4,7 +4,7 @@
  *
  * A refresh of a project is a set of tasks. A task is one logical request
  * (all pages of one endpoint for one branch, window and workflow); it
- * makes one HTTP exchange at a time. Tasks wait in one queue; a task is
+ * makes one HTTP exchange at a time. Tasks wait in one queue. A task is
  * started when fewer than max_concurrency are in flight, its retry time
  * has come and the token bucket has a token. Follow-up tasks (jobs and
  * runs of the workflows just listed) go to the front of the queue, so a

@@ -346,7 +346,7 @@ static unsigned count_open_fds(void)
 			n++;
 	}
 	closedir(dir);
-	/* opendir() itself holds one descriptor while counting. */
+	/* opendir() itself uses one descriptor while counting. */
 	return n ? n - 1 : 0;
 }
 

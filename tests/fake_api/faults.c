@@ -109,8 +109,16 @@ static int parse_kind(json_t *o, struct fault *f, char *err, size_t errlen)
 		snprintf(err, errlen, "at most one of status, truncate, drop, garbage");
 		return -1;
 	}
-	f->kind = has_status ? FAULT_STATUS : has_trunc ? FAULT_TRUNCATE :
-		  drop ? FAULT_DROP : garbage ? FAULT_GARBAGE : FAULT_NONE;
+	if (has_status)
+		f->kind = FAULT_STATUS;
+	else if (has_trunc)
+		f->kind = FAULT_TRUNCATE;
+	else if (drop)
+		f->kind = FAULT_DROP;
+	else if (garbage)
+		f->kind = FAULT_GARBAGE;
+	else
+		f->kind = FAULT_NONE;
 	f->status = (unsigned)status;
 	f->truncate = (size_t)trunc;
 	if (f->kind == FAULT_NONE && f->delay_ms <= 0) {
